@@ -1,0 +1,32 @@
+public import NIOCore
+
+/// Limits and timeouts that protect the server from slow, greedy or broken peers.
+///
+/// Defaults suit HTTP service discovery: tiny GET requests, pollers that keep
+/// connections idle for minutes between refreshes (Prometheus keeps idle connections
+/// for 5 minutes, so the idle timeout is longer than that).
+public struct HTTPServerLimits: Sendable {
+    /// Longest request line (method, target, version) before 414.
+    public var maxRequestLineBytes = 8 * 1024
+    /// Longest request head (request line plus header fields) before 431.
+    public var maxRequestHeadBytes = 16 * 1024
+    /// Most header fields in one request before 431.
+    public var maxHeaderFields = 100
+    /// HTTP/2: header list size (RFC 9113 accounting: name + value + 32 per field) before 431.
+    public var maxHeaderListBytes = 16 * 1024
+    /// HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS.
+    public var maxConcurrentStreams = 100
+    /// HTTP/2: incoming RST_STREAM token bucket (Rapid Reset, CVE-2023-44487).
+    public var streamResetBurst = 1000
+    public var streamResetRatePerSecond = 33
+    /// HTTP/2: CONTINUATION frames allowed after one HEADERS (CVE-2024-28182).
+    public var maxContinuations = 8
+    /// Open connections across all listeners; further ones are closed at accept.
+    public var maxConnections = 10_000
+    /// A connection with no request in flight is closed after this long.
+    public var idleTimeout: TimeAmount = .seconds(330)
+    /// A request head (or TLS handshake plus first request) must arrive within this time.
+    public var requestHeadTimeout: TimeAmount = .seconds(10)
+
+    public init() {}
+}

@@ -1,0 +1,364 @@
+import CNGHTTP2
+import NIOCore
+
+/// Callbacks and options shared by every HTTP/2 session of a server.
+///
+/// `@unchecked Sendable`: both objects are built once in `init`, only read afterwards
+/// (`nghttp2_session_server_new2` copies the callbacks and does not keep the options),
+/// and freed in `deinit` when no session can be created from them any more.
+final class HTTP2SessionTemplate: @unchecked Sendable {
+    let callbacks: OpaquePointer
+    let options: OpaquePointer
+    let limits: HTTPServerLimits
+
+    init(limits: HTTPServerLimits) {
+        self.limits = limits
+        var cbs: OpaquePointer?
+        nghttp2_session_callbacks_new(&cbs)
+        callbacks = cbs!
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_send_data_callback(callbacks, onSendData)
+
+        var opt: OpaquePointer?
+        nghttp2_option_new(&opt)
+        options = opt!
+        // Closed streams need not be remembered: priorities are off (RFC 9218 setting below).
+        nghttp2_option_set_no_closed_streams(options, 1)
+        nghttp2_option_set_stream_reset_rate_limit(
+            options, UInt64(limits.streamResetBurst), UInt64(limits.streamResetRatePerSecond))
+        nghttp2_option_set_max_continuations(options, limits.maxContinuations)
+        nghttp2_option_set_max_settings(options, 32)
+        nghttp2_option_set_max_outbound_ack(options, 1000)
+    }
+
+    deinit {
+        nghttp2_session_callbacks_del(callbacks)
+        nghttp2_option_del(options)
+    }
+}
+
+/// State of one request stream. Slots are recycled so steady-state traffic allocates nothing.
+struct HTTP2StreamSlot {
+    var streamID: Int32 = 0
+    var method: HTTP1RequestHead.Method = .other
+    var sawMethod = false
+    var path: [UInt8] = []
+    var ifNoneMatch: [UInt8] = []
+    var hasIfNoneMatch = false
+    var acceptsGzip = false
+    var headerListBytes = 0
+    var headerFields = 0
+    var tooLarge = false
+    var responded = false
+    var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    var representation: HTTPRepresentation?
+    var bodyOffset = 0
+
+    mutating func reset(streamID: Int32, now: NIODeadline) {
+        self.streamID = streamID
+        method = .other
+        sawMethod = false
+        path.removeAll(keepingCapacity: true)
+        ifNoneMatch.removeAll(keepingCapacity: true)
+        hasIfNoneMatch = false
+        acceptsGzip = false
+        headerListBytes = 0
+        headerFields = 0
+        tooLarge = false
+        responded = false
+        startedAt = now
+        representation = nil
+        bodyOffset = 0
+    }
+}
+
+/// One HTTP/2 connection driven through libnghttp2's `mem_recv`/`mem_send`.
+///
+/// nghttp2 callbacks only append to `output` and mutate slots; they never touch the
+/// channel, so nothing can re-enter the session (nghttp2 forbids re-entrancy). All calls
+/// happen on the channel's event loop.
+final class HTTP2Connection {
+    private(set) var session: OpaquePointer!
+    var output: ByteBuffer
+    private var slots: [HTTP2StreamSlot] = []
+    private var freeSlots: [Int] = []
+    private(set) var openStreams = 0
+    private let responder: any HTTPResponder
+    private let exchange: HTTPExchange
+    private let limits: HTTPServerLimits
+    private var headerScratch: UnsafeMutableBufferPointer<nghttp2_nv>
+
+    init(
+        template: HTTP2SessionTemplate, responder: any HTTPResponder, exchange: HTTPExchange, allocator: ByteBufferAllocator
+    ) {
+        self.responder = responder
+        self.exchange = exchange
+        self.limits = template.limits
+        self.output = allocator.buffer(capacity: 4096)
+        self.headerScratch = .allocate(capacity: 16)
+        var s: OpaquePointer?
+        let rc = nghttp2_session_server_new2(&s, template.callbacks, Unmanaged.passUnretained(self).toOpaque(), template.options)
+        precondition(rc == 0 && s != nil, "nghttp2_session_server_new2 failed: \(rc)")  // only fails on out-of-memory
+        session = s
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(limits.maxConcurrentStreams)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(limits.maxHeaderListBytes)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+    }
+
+    deinit {
+        // nghttp2_session_del does not call on_stream_close; slots hold only Swift values.
+        nghttp2_session_del(session)
+        headerScratch.deallocate()
+    }
+
+    /// Feeds received bytes. Returns false when the session must be closed at once.
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count > 0 else { return true }
+        let rc = nghttp2_session_mem_recv(session, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
+        return rc >= 0
+    }
+
+    /// Moves every frame nghttp2 has ready into `output`. Returns false on a fatal error.
+    func drainOutput() -> Bool {
+        while true {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 { return false }
+            if n == 0 { return true }
+            output.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
+        }
+    }
+
+    /// Whether the session has finished (GOAWAY exchanged and no active streams).
+    var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
+
+    /// Starts a graceful or error shutdown with GOAWAY.
+    func terminate(errorCode: nghttp2_error_code = NGHTTP2_NO_ERROR) {
+        nghttp2_session_terminate_session(session, errorCode.rawValue)
+    }
+
+    /// Serves an `Upgrade: h2c` request as stream 1 (RFC 7540 §3.2).
+    func upgrade(settingsPayload: [UInt8], head: HTTP1RequestHead, target: UnsafeRawBufferPointer, ifNoneMatch: UnsafeRawBufferPointer?) -> Bool {
+        let slot = allocateSlot(streamID: 1)
+        let rc = settingsPayload.withUnsafeBufferPointer {
+            nghttp2_session_upgrade2(
+                session, $0.baseAddress, $0.count, head.method == .head ? 1 : 0, UnsafeMutableRawPointer(bitPattern: slot + 1))
+        }
+        guard rc == 0 else {
+            release(slot: slot)
+            return false
+        }
+        slots[slot].method = head.method
+        slots[slot].sawMethod = true
+        slots[slot].path.append(contentsOf: target)
+        slots[slot].acceptsGzip = head.acceptsGzip
+        if let ifNoneMatch {
+            slots[slot].hasIfNoneMatch = true
+            slots[slot].ifNoneMatch.append(contentsOf: ifNoneMatch)
+        }
+        respond(slot: slot)
+        return true
+    }
+
+    /// Resets streams whose request has not completed within the head timeout; returns
+    /// whether any request is still in flight (the connection is not idle).
+    func expireStalledStreams(now: NIODeadline, timeout: TimeAmount) -> Bool {
+        for i in slots.indices where slots[i].streamID != 0 && !slots[i].responded && now - slots[i].startedAt > timeout {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), slots[i].streamID, NGHTTP2_CANCEL.rawValue)
+        }
+        return openStreams > 0
+    }
+
+    // MARK: - callback entry points
+
+    fileprivate func beginStream(_ streamID: Int32) {
+        let slot = allocateSlot(streamID: streamID)
+        nghttp2_session_set_stream_user_data(session, streamID, UnsafeMutableRawPointer(bitPattern: slot + 1))
+    }
+
+    fileprivate func header(slot i: Int, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        slots[i].headerFields += 1
+        slots[i].headerListBytes += name.count + value.count + 32
+        if slots[i].headerListBytes > limits.maxHeaderListBytes || slots[i].headerFields > limits.maxHeaderFields {
+            slots[i].tooLarge = true
+        }
+        if slots[i].tooLarge { return }
+        if matches(name, ":path") {
+            slots[i].path.append(contentsOf: value)
+        } else if matches(name, ":method") {
+            slots[i].sawMethod = true
+            slots[i].method = matches(value, "GET") ? .get : matches(value, "HEAD") ? .head : .other
+        } else if matches(name, "accept-encoding") {
+            if HTTP1Parser.acceptsGzip(value, 0..<value.count) { slots[i].acceptsGzip = true }
+        } else if matches(name, "if-none-match") {
+            if slots[i].hasIfNoneMatch { slots[i].ifNoneMatch.append(UInt8(ascii: ",")) }
+            slots[i].hasIfNoneMatch = true
+            slots[i].ifNoneMatch.append(contentsOf: value)
+        }
+    }
+
+    fileprivate func requestComplete(slot i: Int) {
+        guard !slots[i].responded else { return }
+        respond(slot: i)
+    }
+
+    fileprivate func closeStream(slot i: Int) {
+        release(slot: i)
+    }
+
+    fileprivate func sendData(frameHeader: UnsafePointer<UInt8>, length: Int, slot i: Int) {
+        output.writeBytes(UnsafeRawBufferPointer(start: frameHeader, count: 9))
+        guard let representation = slots[i].representation else { return }
+        let offset = slots[i].bodyOffset
+        _ = representation.body.withUnsafeReadableBytes { body in
+            output.writeBytes(UnsafeRawBufferPointer(rebasing: body[offset..<(offset + length)]))
+        }
+        slots[i].bodyOffset += length
+    }
+
+    fileprivate func readLength(slot i: Int, max: Int) -> (Int, eof: Bool) {
+        guard let representation = slots[i].representation else { return (0, true) }
+        let remaining = representation.body.readableBytes - slots[i].bodyOffset
+        let n = min(remaining, max)
+        return (n, n == remaining)
+    }
+
+    // MARK: - responding
+
+    private func respond(slot i: Int) {
+        slots[i].responded = true
+        let streamID = slots[i].streamID
+        let decision: HTTPExchange.Decision
+        if slots[i].tooLarge {
+            decision = exchange.error(.headerFieldsTooLarge, version: .http2)
+        } else if !slots[i].sawMethod || slots[i].method == .other {
+            decision = exchange.error(.methodNotAllowed, version: .http2)
+        } else {
+            decision = slots[i].path.withUnsafeBytes { path in
+                slots[i].ifNoneMatch.withUnsafeBytes { inm in
+                    exchange.decide(
+                        target: path, version: .http2, acceptsGzip: slots[i].acceptsGzip,
+                        ifNoneMatch: slots[i].hasIfNoneMatch ? inm : nil, responder: responder)
+                }
+            }
+        }
+        let representation = decision.representation
+        let headers = decision.notModified ? representation.h2NotModifiedHeaders : representation.h2Headers
+        let sendBody = !decision.notModified && slots[i].method != .head && representation.body.readableBytes > 0
+        if headers.count + 1 > headerScratch.count {
+            headerScratch.deallocate()
+            headerScratch = .allocate(capacity: headers.count + 1)
+        }
+        _ = headerScratch.initialize(fromContentsOf: headers)
+        exchange.date.refresh()
+        exchange.date.bytes.withUnsafeBufferPointer { date in
+            // Date's value is copied by nghttp2 (no NO_COPY_VALUE); its name is a static string that
+            // nghttp2 never writes to; everything else lives in `representation`.
+            headerScratch[headers.count] = nghttp2_nv(
+                name: UnsafeMutablePointer(mutating: ("date" as StaticString).utf8Start), value: UnsafeMutablePointer(mutating: date.baseAddress!),
+                namelen: 4, valuelen: date.count, flags: UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue))
+            if sendBody {
+                slots[i].representation = representation
+                slots[i].bodyOffset = 0
+                var provider = nghttp2_data_provider(
+                    source: nghttp2_data_source(ptr: UnsafeMutableRawPointer(bitPattern: i + 1)), read_callback: onReadData)
+                nghttp2_submit_response(session, streamID, headerScratch.baseAddress, headers.count + 1, &provider)
+            } else {
+                nghttp2_submit_response(session, streamID, headerScratch.baseAddress, headers.count + 1, nil)
+            }
+        }
+    }
+
+    private func allocateSlot(streamID: Int32) -> Int {
+        let index: Int
+        if let free = freeSlots.popLast() {
+            index = free
+        } else {
+            slots.append(HTTP2StreamSlot())
+            index = slots.count - 1
+        }
+        slots[index].reset(streamID: streamID, now: .now())
+        openStreams += 1
+        return index
+    }
+
+    private func release(slot i: Int) {
+        guard slots[i].streamID != 0 else { return }
+        slots[i].streamID = 0
+        slots[i].representation = nil
+        freeSlots.append(i)
+        openStreams -= 1
+    }
+
+    private func matches(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        HTTP1Parser.equals(bytes, 0..<bytes.count, s)
+    }
+}
+
+// MARK: - C callbacks (capture nothing; context arrives through user_data)
+
+@inline(__always)
+private func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection {
+    Unmanaged<HTTP2Connection>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+@inline(__always)
+private func slotIndex(_ session: OpaquePointer?, _ streamID: Int32) -> Int? {
+    guard let tag = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
+    return Int(bitPattern: tag) - 1
+}
+
+private let onBeginHeaders: nghttp2_on_begin_headers_callback = { session, frame, userData in
+    guard let frame, Int(frame.pointee.hd.type) == Int(NGHTTP2_HEADERS.rawValue),
+        frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+    else { return 0 }
+    connection(userData).beginStream(frame.pointee.hd.stream_id)
+    return 0
+}
+
+private let onHeader: nghttp2_on_header_callback = { session, frame, name, namelen, value, valuelen, _, userData in
+    guard let frame, let slot = slotIndex(session, frame.pointee.hd.stream_id) else { return 0 }
+    connection(userData).header(
+        slot: slot, name: UnsafeRawBufferPointer(start: name, count: namelen),
+        value: UnsafeRawBufferPointer(start: value, count: valuelen))
+    return 0
+}
+
+private let onFrameRecv: nghttp2_on_frame_recv_callback = { session, frame, userData in
+    guard let frame else { return 0 }
+    let type = UInt32(frame.pointee.hd.type)
+    guard type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue,
+        frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+        let slot = slotIndex(session, frame.pointee.hd.stream_id)
+    else { return 0 }
+    connection(userData).requestComplete(slot: slot)
+    return 0
+}
+
+private let onStreamClose: nghttp2_on_stream_close_callback = { session, streamID, _, userData in
+    if let slot = slotIndex(session, streamID) {
+        connection(userData).closeStream(slot: slot)
+    }
+    return 0
+}
+
+private let onReadData: nghttp2_data_source_read_callback = { _, _, _, length, flags, source, userData in
+    guard let tag = source?.pointee.ptr else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+    let (n, eof) = connection(userData).readLength(slot: Int(bitPattern: tag) - 1, max: length)
+    var f = NGHTTP2_DATA_FLAG_NO_COPY.rawValue
+    if eof { f |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+    flags!.pointee = f
+    return n
+}
+
+private let onSendData: nghttp2_send_data_callback = { _, frame, frameHeader, length, source, userData in
+    guard let tag = source?.pointee.ptr, let frameHeader else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+    connection(userData).sendData(frameHeader: frameHeader, length: length, slot: Int(bitPattern: tag) - 1)
+    return 0
+}

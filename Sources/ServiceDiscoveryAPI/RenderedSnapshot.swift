@@ -1,0 +1,193 @@
+import HTTPServer
+import NIOCore
+import Snapshot
+
+/// Every SD answer of one snapshot, rendered once (bodies, ETags, gzip) when the
+/// snapshot is installed, so serving is a lookup. Built off the event loops.
+final class RenderedSnapshot: Sendable {
+    struct JobCollector: Hashable {
+        let job: String
+        let collector: String
+    }
+
+    let epoch: UInt64
+    let generation: UInt64
+    let createdAtMillis: Int64
+    let leader: String
+    let targetCount: Int
+    let jobCount: Int
+    /// Collector name → number of targets it holds, sorted by name.
+    let collectorLoads: [(String, Int)]
+    let unassignedTargets: Int
+
+    let routes: RouteTable
+    let perCollector: [JobCollector: HTTPResource]
+    let perJob: [String: HTTPResource]
+    let jobNames: Set<String>
+    let jobs: HTTPResource
+    let scrapeConfigs: HTTPResource
+    let scrapeConfigsWithSecrets: HTTPResource
+
+    static let emptyList = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(string: "[]\n"))
+
+    init(_ snapshot: Snapshot) {
+        epoch = snapshot.epoch
+        generation = snapshot.generation
+        createdAtMillis = snapshot.createdAtMillis
+        leader = snapshot.leader
+        targetCount = snapshot.targets.count
+        jobCount = snapshot.jobs.count
+
+        let jobsSorted = snapshot.jobs.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        let collectorNames = snapshot.collectors.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+
+        // Each target is rendered once as its own HTTP SD group, then bodies are concatenations.
+        var groups: [String: [String: [[UInt8]]]] = [:]  // job → collector → fragments
+        var loads: [String: Int] = Dictionary(uniqueKeysWithValues: collectorNames.map { ($0, 0) })
+        var unassigned = 0
+        for target in snapshot.targets {
+            guard let collector = target.collector else {
+                unassigned += 1
+                continue
+            }
+            groups[target.job, default: [:]][collector, default: []].append(Self.group(target.labels))
+            loads[collector, default: 0] += 1
+        }
+        unassignedTargets = unassigned
+        collectorLoads = collectorNames.map { ($0, loads[$0] ?? 0) }
+
+        var routes: [(String, HTTPResource)] = []
+        var perCollector: [JobCollector: HTTPResource] = [:]
+        var perJob: [String: HTTPResource] = [:]
+        var jobsBody: [UInt8] = [UInt8(ascii: "{")]
+        for job in jobsSorted {
+            let escaped = GoURLEscaping.queryEscape(job.name)
+            let byCollector = groups[job.name] ?? [:]
+            var allBody: [UInt8] = [UInt8(ascii: "{")]
+            for (i, collector) in collectorNames.enumerated() {
+                var fragments = byCollector[collector] ?? []
+                fragments.sort { $0.lexicographicallyPrecedes($1) }
+                let list = Self.list(fragments)
+                let link = "/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(collector))"
+                if i > 0 { allBody.append(UInt8(ascii: ",")) }
+                JSONWriter.string(collector, into: &allBody)
+                allBody.append(contentsOf: #":{"_link":"#.utf8)
+                JSONWriter.string(link, into: &allBody)
+                allBody.append(contentsOf: #","targets":"#.utf8)
+                allBody.append(contentsOf: list)
+                allBody.append(UInt8(ascii: "}"))
+                guard !fragments.isEmpty else { continue }
+                var body = list
+                body.append(0x0a)
+                let resource = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: body))
+                perCollector[JobCollector(job: job.name, collector: collector)] = resource
+                routes.append((link, resource))
+                // Collectors send the pod name unescaped; pod names need no escaping, but be exact anyway.
+                let rawLink = "/jobs/\(escaped)/targets?collector_id=\(collector)"
+                if rawLink != link, !collector.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "#") }) {
+                    routes.append((rawLink, resource))
+                }
+            }
+            allBody.append(contentsOf: "}\n".utf8)
+            let all = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: allBody))
+            perJob[job.name] = all
+            routes.append(("/jobs/\(escaped)/targets", all))
+            if !byCollector.isEmpty {
+                if jobsBody.count > 1 { jobsBody.append(UInt8(ascii: ",")) }
+                JSONWriter.string(job.name, into: &jobsBody)
+                jobsBody.append(contentsOf: #":{"_link":"#.utf8)
+                JSONWriter.string("/jobs/\(escaped)/targets", into: &jobsBody)
+                jobsBody.append(UInt8(ascii: "}"))
+            }
+        }
+        jobsBody.append(contentsOf: "}\n".utf8)
+        jobs = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: jobsBody))
+        routes.append(("/jobs", jobs))
+        jobNames = Set(snapshot.jobs.map(\.name))
+
+        scrapeConfigs = Self.scrapeConfigs(jobsSorted, redact: true)
+        scrapeConfigsWithSecrets = Self.scrapeConfigs(jobsSorted, redact: false)
+        self.routes = RouteTable(routes)
+        self.perCollector = perCollector
+        self.perJob = perJob
+    }
+
+    /// `{"targets":["<address>"],"labels":{…}}`: upstream serves every target as its own group.
+    static func group(_ labels: Labels) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: #"{"targets":["#.utf8)
+        JSONWriter.string(labels["__address__"] ?? "", into: &out)
+        out.append(contentsOf: #"],"labels":{"#.utf8)
+        for (i, label) in labels.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.string(label.name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONWriter.string(label.value, into: &out)
+        }
+        out.append(contentsOf: "}}".utf8)
+        return out
+    }
+
+    private static func list(_ fragments: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(fragments.reduce(2) { $0 + $1.count + 1 })
+        for (i, f) in fragments.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: f)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    private static func scrapeConfigs(_ jobs: [Job], redact: Bool) -> HTTPResource {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (i, job) in jobs.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.string(job.name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            (redact ? SecretRedaction.redact(job.scrapeConfig) : job.scrapeConfig).write(into: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: out))
+    }
+}
+
+/// Replaces Prometheus `Secret` values with `<secret>`, as upstream does for clients that
+/// are not on the mTLS listener.
+enum SecretRedaction {
+    static let placeholder = JSONValue.string("<secret>")
+    /// Fields of type `Secret` in Prometheus's HTTP client config, wherever they appear.
+    static let secretKeys: Set<String> = ["password", "credentials", "bearer_token", "client_secret"]
+
+    static func redact(_ value: JSONValue, parent: String? = nil) -> JSONValue {
+        switch value {
+        case .object(let members):
+            return .object(
+                members.map { m in
+                    if isSecret(key: m.key, parent: parent), m.value != .string(""), m.value != .null {
+                        return JSONMember(m.key, redactAll(m.value))
+                    }
+                    return JSONMember(m.key, redact(m.value, parent: m.key))
+                })
+        case .array(let items):
+            return .array(items.map { redact($0, parent: parent) })
+        default:
+            return value
+        }
+    }
+
+    private static func isSecret(key: String, parent: String?) -> Bool {
+        if secretKeys.contains(key) { return true }
+        if key == "key", parent == "tls_config" { return true }  // TLSConfig.Key is a Secret
+        if key == "secrets" { return true }  // http_headers.<name>.secrets
+        return parent == "proxy_connect_header"  // map of header name → []Secret
+    }
+
+    private static func redactAll(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items): .array(items.map(redactAll))
+        case .string(let s) where s.isEmpty: value
+        default: placeholder
+        }
+    }
+}

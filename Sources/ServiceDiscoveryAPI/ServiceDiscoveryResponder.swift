@@ -1,0 +1,190 @@
+public import HTTPServer
+import NIOConcurrencyHelpers
+import NIOCore
+public import Prometheus
+public import Snapshot
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The upstream-compatible SD API (`/scrape_configs`, `/jobs`, `/jobs/{job}/targets`,
+/// `/livez`, `/readyz`, `/metrics`) plus `/status`, served from the installed snapshot.
+///
+/// Until a snapshot is installed the SD routes answer 503, not an empty list: Prometheus
+/// keeps its previous targets on an error but would drop them all on `[]`.
+public final class ServiceDiscoveryResponder: HTTPResponder {
+    public struct Options: Sendable {
+        /// This replica's identity, reported by `/status`.
+        public var identity: String
+        /// Serve secrets in `/scrape_configs` to clients without a verified certificate.
+        public var allowInsecureAuthSecrets: Bool
+
+        public init(identity: String, allowInsecureAuthSecrets: Bool = false) {
+            self.identity = identity
+            self.allowInsecureAuthSecrets = allowInsecureAuthSecrets
+        }
+    }
+
+    private let current = NIOLockedValueBox<RenderedSnapshot?>(nil)
+    private let options: Options
+    private let registry: PrometheusCollectorRegistry
+    private let leadership: @Sendable () -> (leader: String?, isLeader: Bool)
+    private let clock: @Sendable () -> Int64
+
+    private static let livez = HTTPResource.text(.ok, "ok\n")
+    private static let ready = HTTPResource.text(.ok, "ok\n")
+    private static let notReady = HTTPResource.json(.serviceUnavailable, #"{"error":"no snapshot loaded yet"}"# + "\n")
+    private static let notFound = HTTPResource.json(.notFound, #"{"error":"not found"}"# + "\n")
+    private static let badJob = HTTPResource.json(.badRequest, #"{"error":"invalid escaping in job name"}"# + "\n")
+
+    /// - Parameters:
+    ///   - leadership: who leads now, as this replica knows it (from the Lease).
+    ///   - clock: Unix time in milliseconds (injected so tests control snapshot age).
+    public init(
+        options: Options, registry: PrometheusCollectorRegistry,
+        leadership: @escaping @Sendable () -> (leader: String?, isLeader: Bool) = { (nil, false) },
+        clock: @escaping @Sendable () -> Int64 = ServiceDiscoveryResponder.unixMillis
+    ) {
+        self.options = options
+        self.registry = registry
+        self.leadership = leadership
+        self.clock = clock
+    }
+
+    /// Renders and installs a snapshot. Rendering is CPU work proportional to the snapshot:
+    /// call it off the event loops. Requests see the old or the new snapshot, never a mix.
+    public func install(_ snapshot: Snapshot) {
+        let rendered = RenderedSnapshot(snapshot)
+        current.withLockedValue { $0 = rendered }
+    }
+
+    /// The installed snapshot's epoch and generation, if any.
+    public var installed: (epoch: UInt64, generation: UInt64)? {
+        current.withLockedValue { $0.map { ($0.epoch, $0.generation) } }
+    }
+
+    public func respond(to request: HTTPRequest) -> HTTPResource {
+        let rendered = current.withLockedValue { $0 }
+        if let hit = rendered?.routes.lookup(request.target) { return hit }
+        let path = request.path
+        if equals(path, "/livez") { return Self.livez }
+        if equals(path, "/readyz") { return rendered == nil ? Self.notReady : Self.ready }
+        if equals(path, "/metrics") { return metrics() }
+        if equals(path, "/status") { return status(rendered) }
+        if equals(path, "/scrape_configs") {
+            guard let rendered else { return Self.notReady }
+            let secrets = request.connection.clientCertificateVerified || options.allowInsecureAuthSecrets
+            return secrets ? rendered.scrapeConfigsWithSecrets : rendered.scrapeConfigs
+        }
+        if equals(path, "/jobs") { return rendered?.jobs ?? Self.notReady }
+        if path.count > 14, hasPrefix(path, "/jobs/"), hasSuffix(path, "/targets") {
+            guard let rendered else { return Self.notReady }
+            return targets(rendered, path: path, query: request.query)
+        }
+        return Self.notFound
+    }
+
+    // MARK: - routes
+
+    private func targets(_ rendered: RenderedSnapshot, path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) -> HTTPResource {
+        let escapedJob = path[6..<(path.count - 8)]
+        guard !escapedJob.contains(UInt8(ascii: "/")), let job = GoURLEscaping.queryUnescape(escapedJob) else {
+            return escapedJob.contains(UInt8(ascii: "/")) ? Self.notFound : Self.badJob
+        }
+        guard let collector = Self.queryValue(query, name: "collector_id") else {
+            return rendered.perJob[job] ?? RenderedSnapshot.allCollectorsEmpty(rendered, job: job)
+        }
+        return rendered.perCollector[.init(job: job, collector: collector)] ?? RenderedSnapshot.emptyList
+    }
+
+    /// The first value of a query parameter, unescaped like Go's `url.ParseQuery`.
+    static func queryValue(_ query: UnsafeRawBufferPointer, name: String) -> String? {
+        for pair in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = GoURLEscaping.queryUnescape(parts[0]), key == name else { continue }
+            return parts.count > 1 ? GoURLEscaping.queryUnescape(parts[1]) : ""
+        }
+        return nil
+    }
+
+    private func metrics() -> HTTPResource {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return HTTPResource(
+            status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: ByteBuffer(bytes: out), etag: false)
+    }
+
+    private func status(_ rendered: RenderedSnapshot?) -> HTTPResource {
+        let lead = leadership()
+        var members: [JSONMember] = [
+            JSONMember("identity", .string(options.identity)),
+            JSONMember("leader", lead.leader.map(JSONValue.string) ?? rendered.map { .string($0.leader) } ?? .null),
+            JSONMember("is_leader", .bool(lead.isLeader)),
+        ]
+        if let rendered {
+            let age = Double(max(0, clock() - rendered.createdAtMillis)) / 1000
+            members += [
+                JSONMember("epoch", .number(String(rendered.epoch))),
+                JSONMember("generation", .number(String(rendered.generation))),
+                JSONMember("snapshot_age_seconds", .number(String(format3(age)))),
+                JSONMember("targets", .number(String(rendered.targetCount))),
+                JSONMember("unassigned_targets", .number(String(rendered.unassignedTargets))),
+                JSONMember("jobs", .number(String(rendered.jobCount))),
+                JSONMember("collectors", .object(rendered.collectorLoads.map { JSONMember($0.0, .number(String($0.1))) })),
+            ]
+        } else {
+            members += [JSONMember("epoch", .null), JSONMember("generation", .null), JSONMember("snapshot_age_seconds", .null)]
+        }
+        var out: [UInt8] = []
+        JSONValue.object(members).write(into: &out)
+        out.append(0x0a)
+        return HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: out), etag: false)
+    }
+
+    public static let unixMillis: @Sendable () -> Int64 = {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    // MARK: - byte helpers
+
+    private func equals(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        bytes.count == s.utf8CodeUnitCount && memcmp(bytes.baseAddress!, s.utf8Start, bytes.count) == 0
+    }
+
+    private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        bytes.count >= s.utf8CodeUnitCount && memcmp(bytes.baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
+    }
+
+    private func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        return bytes.count >= n && memcmp(bytes.baseAddress! + (bytes.count - n), s.utf8Start, n) == 0
+    }
+}
+
+/// Three decimals, without Foundation's locale-dependent formatting.
+private func format3(_ value: Double) -> String {
+    let millis = Int64((value * 1000).rounded())
+    let fraction = millis % 1000
+    let pad = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
+    return "\(millis / 1000).\(pad)\(fraction)"
+}
+
+extension RenderedSnapshot {
+    /// The debug view for a job this snapshot does not know: every collector, no targets (as upstream).
+    static func allCollectorsEmpty(_ rendered: RenderedSnapshot, job: String) -> HTTPResource {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (i, (collector, _)) in rendered.collectorLoads.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.string(collector, into: &out)
+            out.append(contentsOf: #":{"_link":"#.utf8)
+            JSONWriter.string(
+                "/jobs/\(GoURLEscaping.queryEscape(job))/targets?collector_id=\(GoURLEscaping.queryEscape(collector))", into: &out)
+            out.append(contentsOf: #","targets":[]}"#.utf8)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: out))
+    }
+}

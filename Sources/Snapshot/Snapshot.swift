@@ -1,0 +1,115 @@
+/// One committed state of the allocator: what every replica serves.
+///
+/// A snapshot is immutable once built; replicas swap whole snapshots, never patch one,
+/// so a request always sees a single consistent generation.
+public struct Snapshot: Sendable, Hashable {
+    /// Fencing epoch of the leader that wrote it (grows on every leadership change).
+    public var epoch: UInt64
+    /// Write counter within an epoch.
+    public var generation: UInt64
+    /// Unix time in milliseconds when the leader built it.
+    public var createdAtMillis: Int64
+    /// Identity of the leader that wrote it.
+    public var leader: String
+    public var collectors: [Collector]
+    public var jobs: [Job]
+    public var targets: [Target]
+
+    public init(
+        epoch: UInt64, generation: UInt64, createdAtMillis: Int64, leader: String, collectors: [Collector], jobs: [Job],
+        targets: [Target]
+    ) {
+        self.epoch = epoch
+        self.generation = generation
+        self.createdAtMillis = createdAtMillis
+        self.leader = leader
+        self.collectors = collectors
+        self.jobs = jobs
+        self.targets = targets
+    }
+
+    /// Checks references and required labels; returns every problem with its path.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        var collectorNames = Set<String>()
+        for (i, c) in collectors.enumerated() {
+            if c.name.isEmpty { problems.append("collectors[\(i)].name: must not be empty") }
+            if !collectorNames.insert(c.name).inserted { problems.append("collectors[\(i)].name: duplicate \"\(c.name)\"") }
+        }
+        var jobNames = Set<String>()
+        for (i, job) in jobs.enumerated() {
+            if job.name.isEmpty { problems.append("jobs[\(i)].name: must not be empty") }
+            if !jobNames.insert(job.name).inserted { problems.append("jobs[\(i)].name: duplicate \"\(job.name)\"") }
+            if case .object = job.scrapeConfig {} else { problems.append("jobs[\(i)].scrape_config: must be an object") }
+        }
+        for (i, t) in targets.enumerated() {
+            if !jobNames.contains(t.job) { problems.append("targets[\(i)].job: unknown job \"\(t.job)\"") }
+            if let c = t.collector, !collectorNames.contains(c) {
+                problems.append("targets[\(i)].collector: unknown collector \"\(c)\"")
+            }
+            if (t.labels["__address__"] ?? "").isEmpty { problems.append("targets[\(i)].labels: missing __address__") }
+        }
+        return problems
+    }
+}
+
+public struct Collector: Sendable, Hashable {
+    /// The collector's pod name; collectors ask with it as `collector_id`.
+    public var name: String
+    public var node: String?
+
+    public init(name: String, node: String? = nil) {
+        self.name = name
+        self.node = node
+    }
+}
+
+public struct Job: Sendable, Hashable {
+    public var name: String
+    /// The scrape config as served by `/scrape_configs` (secrets included; the API redacts).
+    public var scrapeConfig: JSONValue
+
+    public init(name: String, scrapeConfig: JSONValue) {
+        self.name = name
+        self.scrapeConfig = scrapeConfig
+    }
+}
+
+public struct Target: Sendable, Hashable {
+    public var job: String
+    /// The discovered, pre-relabel label set (Prometheus HTTP SD serves these).
+    public var labels: Labels
+    /// The collector that scrapes it; nil while no collector can take it.
+    public var collector: String?
+
+    public init(job: String, labels: Labels, collector: String?) {
+        self.job = job
+        self.labels = labels
+        self.collector = collector
+    }
+}
+
+/// A label set kept sorted by name, like Prometheus's `labels.Labels`.
+public struct Labels: Sendable, Hashable, Sequence {
+    public struct Label: Sendable, Hashable {
+        public var name: String
+        public var value: String
+    }
+
+    public private(set) var sorted: [Label]
+
+    /// Builds a label set; on duplicate names the last value wins.
+    public init(_ pairs: some Sequence<(String, String)>) {
+        var byName: [String: String] = [:]
+        for (k, v) in pairs { byName[k] = v }
+        sorted = byName.map { Label(name: $0.key, value: $0.value) }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    public subscript(name: String) -> String? {
+        sorted.first { $0.name == name }?.value
+    }
+
+    public var count: Int { sorted.count }
+
+    public func makeIterator() -> IndexingIterator<[Label]> { sorted.makeIterator() }
+}

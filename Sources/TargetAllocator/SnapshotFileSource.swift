@@ -1,0 +1,83 @@
+import Foundation
+public import Logging
+public import Metrics
+import NIOConcurrencyHelpers
+public import ServiceDiscoveryAPI
+import Snapshot
+
+/// Serves a snapshot from a JSON file and follows changes to it, for running a replica
+/// without a cluster (tests, benchmarks, static setups).
+///
+/// Like the ConfigMap reader, it never goes back: a file with an older epoch/generation
+/// than the one installed, or one that fails to decode or validate, is rejected with a
+/// log line and a metric, and the last good snapshot stays served.
+public final class SnapshotFileSource: Sendable {
+    public enum Outcome: Equatable, Sendable {
+        case installed(epoch: UInt64, generation: UInt64)
+        case unchanged
+        case rejected(String)
+    }
+
+    private let path: String
+    private let responder: ServiceDiscoveryResponder
+    private let logger: Logger
+    private let lastContents = NIOLockedValueBox<Data?>(nil)
+    private let rejected: Counter
+    private let installedCounter: Counter
+
+    public init(path: String, responder: ServiceDiscoveryResponder, metrics: any MetricsFactory, logger: Logger) {
+        self.path = path
+        self.responder = responder
+        self.logger = logger
+        rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "file")], factory: metrics)
+        installedCounter = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "file")], factory: metrics)
+    }
+
+    /// Reads the file and installs it if it changed and is valid and newer.
+    @discardableResult
+    public func load() -> Outcome {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            return reject("cannot read \(path): \(error.localizedDescription)")
+        }
+        if lastContents.withLockedValue({ $0 == data }) { return .unchanged }
+        let snapshot: Snapshot
+        do {
+            snapshot = try SnapshotJSON.decode(data)
+        } catch {
+            lastContents.withLockedValue { $0 = data }
+            return reject("\(path): \(error)")
+        }
+        lastContents.withLockedValue { $0 = data }
+        if let (epoch, generation) = responder.installed, (snapshot.epoch, snapshot.generation) < (epoch, generation) {
+            return reject(
+                "\(path): epoch \(snapshot.epoch) generation \(snapshot.generation) is older than the served epoch \(epoch) generation \(generation)")
+        }
+        responder.install(snapshot)
+        installedCounter.increment()
+        logger.info(
+            "installed snapshot",
+            metadata: [
+                "epoch": "\(snapshot.epoch)", "generation": "\(snapshot.generation)", "targets": "\(snapshot.targets.count)",
+                "jobs": "\(snapshot.jobs.count)", "collectors": "\(snapshot.collectors.count)",
+            ])
+        return .installed(epoch: snapshot.epoch, generation: snapshot.generation)
+    }
+
+    /// Polls the file until cancelled.
+    public func run(every interval: Duration) async {
+        load()
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            load()
+        }
+    }
+
+    private func reject(_ reason: String) -> Outcome {
+        rejected.increment()
+        logger.error("rejected snapshot; keeping the last good one", metadata: ["reason": "\(reason)"])
+        return .rejected(reason)
+    }
+}

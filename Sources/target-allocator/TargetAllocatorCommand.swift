@@ -1,0 +1,107 @@
+public import ArgumentParser
+import Foundation
+import HTTPServer
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TargetAllocator
+
+@main
+struct TargetAllocatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "target-allocator",
+        abstract: "A highly-available target allocator for Prometheus-style scraping.",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self)
+}
+
+/// Runs one replica. Flags keep the upstream allocator's names.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run one replica (the default).")
+
+    @Option(name: .customLong("config-file"), help: "Path to the allocator config (YAML).")
+    var configFile = "/conf/targetallocator.yaml"
+
+    @Option(name: .customLong("listen-addr"), help: "Plain HTTP listener (HTTP/1.1 and h2c).")
+    var listenAddress = ":8080"
+
+    @Flag(name: .customLong("enable-https-server"), help: "Also serve HTTPS (ALPN h2/http/1.1).")
+    var enableHTTPS = false
+
+    @Option(name: .customLong("listen-addr-https"), help: "HTTPS listener.")
+    var httpsAddress = ":8443"
+
+    @Option(name: .customLong("https-ca-file"), help: "CA bundle; when set, clients must present a certificate it issued.")
+    var caFile: String?
+
+    @Option(name: .customLong("https-tls-cert-file"), help: "Server certificate chain (PEM).")
+    var certFile: String?
+
+    @Option(name: .customLong("https-tls-key-file"), help: "Server private key (PEM).")
+    var keyFile: String?
+
+    @Flag(name: .customLong("allow-insecure-auth-secrets"), help: "Serve scrape-config secrets to clients without mTLS.")
+    var allowInsecureAuthSecrets = false
+
+    @Option(name: .customLong("identity"), help: "Replica identity (default: env POD_NAME, then the host name).")
+    var identity: String?
+
+    @Option(
+        name: .customLong("snapshot-file"),
+        help: "Serve this JSON snapshot and follow its changes, instead of the cluster's snapshot ConfigMaps.")
+    var snapshotFile: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard ListenAddress(listenAddress) != nil else { throw ValidationError("--listen-addr: expected host:port, got \(listenAddress)") }
+        if enableHTTPS {
+            guard ListenAddress(httpsAddress) != nil else {
+                throw ValidationError("--listen-addr-https: expected host:port, got \(httpsAddress)")
+            }
+            guard certFile != nil, keyFile != nil else {
+                throw ValidationError("--enable-https-server needs --https-tls-cert-file and --https-tls-key-file")
+            }
+        }
+        guard snapshotFile != nil else {
+            throw ValidationError(
+                "no snapshot source: pass --snapshot-file (the Kubernetes control plane that fills the snapshot ConfigMaps is not built yet)")
+        }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let name = identity ?? ProcessInfo.processInfo.environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName
+        let logger = Logger(label: "target-allocator")
+        var settings = ReplicaSettings(identity: name)
+        settings.listenAddress = ListenAddress(listenAddress)
+        if enableHTTPS, let certFile, let keyFile {
+            settings.httpsAddress = ListenAddress(httpsAddress)
+            settings.tls = TLSFiles(certificateChain: certFile, privateKey: keyFile, clientCA: caFile)
+        }
+        settings.allowInsecureAuthSecrets =
+            allowInsecureAuthSecrets || ProcessInfo.processInfo.environment["ALLOW_INSECURE_AUTH_SECRETS"] == "true"
+        settings.snapshotFile = snapshotFile
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let replica = Replica(settings: settings, group: group, logger: logger)
+        let services = ServiceGroup(
+            configuration: .init(services: [replica], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
