@@ -52,6 +52,9 @@ struct RunCommand: AsyncParsableCommand {
         help: "Serve this JSON snapshot and follow its changes, instead of the cluster's snapshot ConfigMaps.")
     var snapshotFile: String?
 
+    @Option(name: .customLong("event-loop-threads"), help: "Event-loop threads serving HTTP (default: one per core).")
+    var eventLoopThreads: Int = System.coreCount
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -90,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
             allowInsecureAuthSecrets || ProcessInfo.processInfo.environment["ALLOW_INSECURE_AUTH_SECRETS"] == "true"
         settings.snapshotFile = snapshotFile
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
         let replica = Replica(settings: settings, group: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [replica], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
