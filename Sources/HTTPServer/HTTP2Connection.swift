@@ -56,6 +56,8 @@ struct HTTP2StreamSlot {
     var startedAt: NIODeadline = .uptimeNanoseconds(0)
     var representation: HTTPRepresentation?
     var bodyOffset = 0
+    /// Body held back until the client's preface arrives (h2c Upgrade; see `upgrade`).
+    var deferred = false
 
     mutating func reset(streamID: Int32, now: NIODeadline) {
         self.streamID = streamID
@@ -72,6 +74,7 @@ struct HTTP2StreamSlot {
         startedAt = now
         representation = nil
         bodyOffset = 0
+        deferred = false
     }
 }
 
@@ -90,6 +93,7 @@ final class HTTP2Connection {
     private let exchange: HTTPExchange
     private let limits: HTTPServerLimits
     private var headerScratch: UnsafeMutableBufferPointer<nghttp2_nv>
+    private var upgradeSlot: Int?
 
     init(
         template: HTTP2SessionTemplate, responder: any HTTPResponder, exchange: HTTPExchange, allocator: ByteBufferAllocator
@@ -120,6 +124,13 @@ final class HTTP2Connection {
     /// Feeds received bytes. Returns false when the session must be closed at once.
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count > 0 else { return true }
+        if let slot = upgradeSlot {
+            upgradeSlot = nil
+            if slots[slot].streamID == 1, slots[slot].deferred {
+                slots[slot].deferred = false
+                nghttp2_session_resume_data(session, 1)
+            }
+        }
         let rc = nghttp2_session_mem_recv(session, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
         return rc >= 0
     }
@@ -162,6 +173,10 @@ final class HTTP2Connection {
             slots[slot].hasIfNoneMatch = true
             slots[slot].ifNoneMatch.append(contentsOf: ifNoneMatch)
         }
+        // Send only SETTINGS and the response HEADERS behind the 101 until the client's
+        // preface arrives: curl keeps at most 32 KiB of data following a 101 and fails otherwise.
+        slots[slot].deferred = true
+        upgradeSlot = slot
         respond(slot: slot)
         return true
     }
@@ -222,7 +237,8 @@ final class HTTP2Connection {
         slots[i].bodyOffset += length
     }
 
-    fileprivate func readLength(slot i: Int, max: Int) -> (Int, eof: Bool) {
+    fileprivate func readLength(slot i: Int, max: Int) -> (Int, eof: Bool)? {
+        if slots[i].deferred { return nil }
         guard let representation = slots[i].representation else { return (0, true) }
         let remaining = representation.body.readableBytes - slots[i].bodyOffset
         let n = min(remaining, max)
@@ -350,7 +366,9 @@ private let onStreamClose: nghttp2_on_stream_close_callback = { session, streamI
 
 private let onReadData: nghttp2_data_source_read_callback = { _, _, _, length, flags, source, userData in
     guard let tag = source?.pointee.ptr else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
-    let (n, eof) = connection(userData).readLength(slot: Int(bitPattern: tag) - 1, max: length)
+    guard let (n, eof) = connection(userData).readLength(slot: Int(bitPattern: tag) - 1, max: length) else {
+        return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+    }
     var f = NGHTTP2_DATA_FLAG_NO_COPY.rawValue
     if eof { f |= NGHTTP2_DATA_FLAG_EOF.rawValue }
     flags!.pointee = f
