@@ -20,6 +20,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case closing
     }
 
+    /// Bodies up to this size are copied into the batch buffer (one iovec, no lifetime questions).
+    private static let copyLimit = 16 * 1024
+    /// Stop serving pipelined requests while this much output waits and the socket is backed up.
+    private static let pipelineOutputLimit = 256 * 1024
+
     private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
     private static let switchingProtocols = Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8)
 
@@ -34,6 +39,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var scannedBytes = 0
     private var output: ByteBuffer
     private var closeAfterFlush = false
+    private var unflushed = false
+    private var servingHTTP1 = false
+    private var context: ChannelHandlerContext?
     private var readPending = false
 
     private var lastActivity: NIODeadline = .now()
@@ -53,6 +61,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: - lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         output = context.channel.allocator.buffer(capacity: 4096)
         if context.channel.isActive { armTimer(context: context) }
     }
@@ -63,6 +72,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         timer?.cancel()
         timer = nil
         mode = .closing
@@ -148,7 +158,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: - HTTP/1.1
 
     private func serveHTTP1(context: ChannelHandlerContext) {
-        while case .http1 = mode, var buffer = inbound, buffer.readableBytes > 0 {
+        // A flush below can deliver a writability change, which calls back in here; the outer
+        // call re-reads all state after every flush, so the nested call has nothing to do.
+        guard !servingHTTP1 else { return }
+        servingHTTP1 = true
+        defer { servingHTTP1 = false }
+        while case .http1 = mode {
+            // A single read can carry many pipelined requests: stop answering while the peer
+            // is not draining; `channelWritabilityChanged` resumes with the buffered rest.
+            if output.readableBytes >= Self.pipelineOutputLimit || unflushed {
+                flushOutput(context: context)
+                if !context.channel.isWritable { return }
+            }
+            guard var buffer = inbound, buffer.readableBytes > 0 else { break }
             let result = buffer.withUnsafeReadableBytes { HTTP1Parser.parse($0, scanFrom: scannedBytes, limits: limits) }
             switch result {
             case .incomplete:
@@ -240,7 +262,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         output.writeStaticString("\r\n")
         if !decision.notModified, head?.method != .head {
             var body = representation.body
-            output.writeBuffer(&body)
+            if body.readableBytes > Self.copyLimit, let context {
+                // Large bodies go out as they are (shared storage, gathered by writev), not copied.
+                writeOutput(context: context)
+                context.write(wrapOutboundOut(body), promise: nil)
+            } else {
+                output.writeBuffer(&body)
+            }
         }
     }
 
@@ -262,8 +290,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         startHTTP2(context: context, initial: &bytes)
     }
 
-    /// Collects what nghttp2 wants to send into the batch buffer (unless the socket is
-    /// backed up: then frames wait inside nghttp2, bounded by MAX_CONCURRENT_STREAMS).
+    /// Collects what nghttp2 wants to send into the batch buffer, in slices, while the socket
+    /// drains; when it backs up, frames wait inside nghttp2 (bodies are not copied until
+    /// sent, so that is bounded by MAX_CONCURRENT_STREAMS) until writability returns.
     private func driveHTTP2(_ h2: HTTP2Connection, context: ChannelHandlerContext, fatal: Bool) {
         if fatal {
             _ = h2.drainOutput()
@@ -271,10 +300,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             beginClosing()
             return
         }
-        guard context.channel.isWritable else { return }
-        let ok = h2.drainOutput()
-        moveHTTP2Output(h2)
-        if !ok || h2.isFinished { beginClosing() }
+        while context.channel.isWritable {
+            let result = h2.drainOutput(limit: Self.pipelineOutputLimit)
+            moveHTTP2Output(h2)
+            switch result {
+            case .failed:
+                beginClosing()
+                return
+            case .done:
+                if h2.isFinished { beginClosing() }
+                return
+            case .limited:
+                flushOutput(context: context)
+            }
+        }
     }
 
     private func moveHTTP2Output(_ h2: HTTP2Connection) {
@@ -295,22 +334,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         inbound = nil
     }
 
+    /// Hands the batch buffer to the channel without flushing (used before a large body).
+    private func writeOutput(context: ChannelHandlerContext) {
+        guard output.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(output), promise: nil)
+        output = context.channel.allocator.buffer(capacity: 4096)
+        unflushed = true
+    }
+
     private func flushOutput(context: ChannelHandlerContext) {
         if output.readableBytes > 0 {
-            let batch = output
-            output = context.channel.allocator.buffer(capacity: 4096)
-            if closeAfterFlush {
-                context.writeAndFlush(wrapOutboundOut(batch)).assumeIsolated().whenComplete { _ in
-                    context.close(promise: nil)
-                }
-                closeAfterFlush = false
-                return
-            }
-            context.writeAndFlush(wrapOutboundOut(batch), promise: nil)
-        } else if closeAfterFlush {
-            closeAfterFlush = false
-            context.close(promise: nil)
+            writeOutput(context: context)
         }
+        guard unflushed || closeAfterFlush else { return }
+        unflushed = false
+        if closeAfterFlush {
+            closeAfterFlush = false
+            // Close once everything written so far has left, never cutting a response short.
+            let done = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: done)
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        context.flush()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -324,9 +370,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            if case .http2(let h2) = mode {
+            switch mode {
+            case .http2(let h2):
                 driveHTTP2(h2, context: context, fatal: false)
                 flushOutput(context: context)
+            case .http1:
+                serveHTTP1(context: context)
+                flushOutput(context: context)
+            default:
+                break
             }
             if readPending {
                 readPending = false

@@ -135,15 +135,18 @@ final class HTTP2Connection {
         return rc >= 0
     }
 
-    /// Moves every frame nghttp2 has ready into `output`. Returns false on a fatal error.
-    func drainOutput() -> Bool {
-        while true {
+    enum DrainResult { case done, limited, failed }
+
+    /// Moves frames nghttp2 has ready into `output`, stopping once `limit` bytes wait there.
+    func drainOutput(limit: Int = .max) -> DrainResult {
+        while output.readableBytes < limit {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
-            if n < 0 { return false }
-            if n == 0 { return true }
+            if n < 0 { return .failed }
+            if n == 0 { return .done }
             output.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
         }
+        return .limited
     }
 
     /// Whether the session has finished (GOAWAY exchanged and no active streams).

@@ -17,6 +17,10 @@ struct TestResponder: HTTPResponder {
     static let big = HTTPResource(
         status: .ok, contentType: "application/json",
         body: ByteBuffer(string: "[" + (0..<20_000).map { #"{"targets":["10.0.\#($0 / 256).\#($0 % 256):8080"]}"# }.joined(separator: ",") + "]\n"))
+    /// Below the copy limit, so each answer is copied into the connection's output buffer.
+    static let medium = HTTPResource(
+        status: .ok, contentType: "application/json", body: ByteBuffer(string: String(repeating: "m", count: 12_000)),
+        compressionThreshold: nil)
     static let empty = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer())
     static let notFound = HTTPResource.json(.notFound, #"{"error":"not found"}"#)
     static let secure = HTTPResource.text(.ok, "verified\n")
@@ -26,6 +30,7 @@ struct TestResponder: HTTPResponder {
         switch String(decoding: request.path, as: UTF8.self) {
         case "/small": Self.small
         case "/big": Self.big
+        case "/medium": Self.medium
         case "/empty": Self.empty
         case "/whoami": request.connection.clientCertificateVerified ? Self.secure : Self.insecure
         default: Self.notFound
@@ -121,7 +126,7 @@ final class NIOLockedData: @unchecked Sendable {
 enum ToolError: Error { case timedOut(String) }
 
 /// A blocking TCP client for sending exact (and deliberately broken) bytes.
-final class RawConnection {
+final class RawConnection: Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -221,8 +226,11 @@ struct TestCertificates {
         try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem.tmp",
             "-days", "2", "-extfile", "\(name).ext"])
         // Replace atomically so a watcher never reads a half-written pair.
-        _ = try FileManager.default.replaceItemAt(dir.appendingPathComponent("\(name).key"), withItemAt: dir.appendingPathComponent("\(name).key.tmp"))
-        _ = try FileManager.default.replaceItemAt(dir.appendingPathComponent("\(name).pem"), withItemAt: dir.appendingPathComponent("\(name).pem.tmp"))
+        for file in ["\(name).key", "\(name).pem"] {
+            guard rename(dir.appendingPathComponent(file + ".tmp").path, dir.appendingPathComponent(file).path) == 0 else {
+                throw CertificateError.openssl("rename \(file): errno \(errno)")
+            }
+        }
     }
 
     private func openssl(_ args: [String]) throws {
