@@ -91,5 +91,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "SnapshotTests", dependencies: ["Snapshot"], swiftSettings: strict),
+        .testTarget(
+            name: "ServiceDiscoveryAPITests",
+            dependencies: [
+                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -1,0 +1,198 @@
+import HTTPServer
+import NIOCore
+import Prometheus
+import Snapshot
+import Testing
+
+@testable import ServiceDiscoveryAPI
+
+/// Answers the way upstream's server does (routes, JSON shapes, escaping, status codes).
+@Suite struct ServiceDiscoveryResponderTests {
+    static func snapshot(generation: UInt64 = 1) -> Snapshot {
+        let smJob = "serviceMonitor/default/my app/0"
+        return Snapshot(
+            epoch: 2, generation: generation, createdAtMillis: 1_000_000, leader: "ta-0",
+            collectors: [Collector(name: "collector-1"), Collector(name: "collector-0", node: "n1")],
+            jobs: [
+                Job(
+                    name: "app",
+                    scrapeConfig: .object([
+                        JSONMember("job_name", .string("app")),
+                        JSONMember("basic_auth", .object([JSONMember("username", .string("u")), JSONMember("password", .string("hunter2"))])),
+                        JSONMember("authorization", .object([JSONMember("credentials", .string("tok"))])),
+                        JSONMember(
+                            "kubernetes_sd_configs",
+                            .array([.object([JSONMember("tls_config", .object([JSONMember("key", .string("PRIVATE")), JSONMember("cert", .string("PUB"))]))])])),
+                        JSONMember("oauth2", .object([JSONMember("client_secret", .string("")), JSONMember("client_id", .string("id"))])),
+                    ])),
+                Job(name: smJob, scrapeConfig: .object([JSONMember("job_name", .string(smJob))])),
+                Job(name: "idle", scrapeConfig: .object([JSONMember("job_name", .string("idle"))])),
+            ],
+            targets: [
+                Target(job: "app", labels: Labels([("__address__", "10.0.0.2:80"), ("__meta_x", "<b>")]), collector: "collector-0"),
+                Target(job: "app", labels: Labels([("__address__", "10.0.0.1:80")]), collector: "collector-0"),
+                Target(job: "app", labels: Labels([("__address__", "10.0.0.3:80")]), collector: "collector-1"),
+                Target(job: smJob, labels: Labels([("__address__", "10.0.1.1:9090")]), collector: "collector-1"),
+                Target(job: "app", labels: Labels([("__address__", "10.0.0.9:80")]), collector: nil),
+            ])
+    }
+
+    func responder(clock: Int64 = 2_500_000, allowInsecure: Bool = false) -> ServiceDiscoveryResponder {
+        ServiceDiscoveryResponder(
+            options: .init(identity: "ta-1", allowInsecureAuthSecrets: allowInsecure), registry: PrometheusCollectorRegistry(),
+            leadership: { ("ta-0", false) }, clock: { clock })
+    }
+
+    func get(_ r: ServiceDiscoveryResponder, _ target: String, verified: Bool = false) -> (status: Int, body: String, etag: String?) {
+        let bytes = Array(target.utf8)
+        let resource = bytes.withUnsafeBytes {
+            r.respond(to: HTTPRequest(target: $0, version: .http1_1, connection: ConnectionInfo(isTLS: verified, clientCertificateVerified: verified)))
+        }
+        return (resource.identity.status.code, String(buffer: resource.identity.body), resource.identity.etag)
+    }
+
+    @Test func servesHTTPSDGroupsPerJobAndCollector() {
+        let r = responder()
+        r.install(Self.snapshot())
+        let c0 = get(r, "/jobs/app/targets?collector_id=collector-0")
+        #expect(c0.status == 200)
+        #expect(
+            c0.body == #"[{"targets":["10.0.0.1:80"],"labels":{"__address__":"10.0.0.1:80"}},{"targets":["10.0.0.2:80"],"labels":{"__address__":"10.0.0.2:80","__meta_x":"\u003cb\u003e"}}]"# + "\n")
+        #expect(get(r, "/jobs/app/targets?collector_id=collector-1").body.contains("10.0.0.3:80"))
+        #expect(!get(r, "/jobs/app/targets?collector_id=collector-1").body.contains("10.0.0.9"), "unassigned targets are served to nobody")
+    }
+
+    @Test func jobNamesUseGoQueryEscaping() {
+        let r = responder()
+        r.install(Self.snapshot())
+        let expected = #"[{"targets":["10.0.1.1:9090"],"labels":{"__address__":"10.0.1.1:9090"}}]"# + "\n"
+        for target in [
+            "/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets?collector_id=collector-1",  // what collectors send
+            "/jobs/serviceMonitor%2fdefault%2fmy%20app%2f0/targets?collector_id=collector-1",  // other spellings decode the same
+            "/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets?x=1&collector_id=collector%2D1",
+        ] {
+            #expect(get(r, target).body == expected, "\(target)")
+        }
+        #expect(get(r, "/jobs/serviceMonitor/default/my+app/0/targets?collector_id=collector-1").status == 404, "raw slashes are not a job")
+        #expect(get(r, "/jobs/bad%zz/targets?collector_id=collector-1").status == 400)
+    }
+
+    @Test func unknownJobsAndCollectorsGetAnEmptyList() {
+        let r = responder()
+        r.install(Self.snapshot())
+        #expect(get(r, "/jobs/app/targets?collector_id=nobody").body == "[]\n")
+        #expect(get(r, "/jobs/nojob/targets?collector_id=collector-0").body == "[]\n")
+        #expect(get(r, "/jobs/idle/targets?collector_id=collector-0") == (200, "[]\n", get(r, "/jobs/nojob/targets?collector_id=x").etag))
+    }
+
+    @Test func jobsListsOnlyJobsWithTargets() {
+        let r = responder()
+        r.install(Self.snapshot())
+        #expect(
+            get(r, "/jobs").body
+                == #"{"app":{"_link":"/jobs/app/targets"},"serviceMonitor/default/my app/0":{"_link":"/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets"}}"# + "\n")
+    }
+
+    @Test func jobTargetsWithoutCollectorShowsEveryCollector() {
+        let r = responder()
+        r.install(Self.snapshot())
+        let body = get(r, "/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets").body
+        #expect(
+            body
+                == #"{"collector-0":{"_link":"/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets?collector_id=collector-0","targets":[]},"collector-1":{"_link":"/jobs/serviceMonitor%2Fdefault%2Fmy+app%2F0/targets?collector_id=collector-1","targets":[{"targets":["10.0.1.1:9090"],"labels":{"__address__":"10.0.1.1:9090"}}]}}"# + "\n")
+        let unknown = get(r, "/jobs/nojob/targets").body
+        #expect(unknown.contains(#""collector-0":{"_link":"/jobs/nojob/targets?collector_id=collector-0","targets":[]}"#))
+    }
+
+    @Test func secretsAreRedactedUnlessTheClientIsVerified() {
+        let r = responder()
+        r.install(Self.snapshot())
+        let redacted = get(r, "/scrape_configs").body
+        #expect(redacted.contains(#""password":"\u003csecret\u003e""#))
+        #expect(redacted.contains(#""credentials":"\u003csecret\u003e""#))
+        #expect(redacted.contains(#""key":"\u003csecret\u003e","cert":"PUB""#), "tls_config.key is a Secret, cert is not")
+        #expect(redacted.contains(#""client_secret":"""#), "empty secrets stay empty")
+        #expect(!redacted.contains("hunter2") && !redacted.contains("tok") && !redacted.contains("PRIVATE"))
+        #expect(redacted.hasPrefix(#"{"app":{"job_name":"app","#), "jobs sorted by name, config members in order")
+        let verified = get(r, "/scrape_configs", verified: true).body
+        #expect(verified.contains("hunter2") && verified.contains("PRIVATE"))
+        let insecure = responder(allowInsecure: true)
+        insecure.install(Self.snapshot())
+        #expect(get(insecure, "/scrape_configs").body.contains("hunter2"))
+    }
+
+    @Test func nothingIsServedBeforeTheFirstSnapshot() {
+        let r = responder()
+        #expect(get(r, "/readyz").status == 503)
+        #expect(get(r, "/livez").status == 200)
+        #expect(get(r, "/jobs/app/targets?collector_id=collector-0").status == 503, "503 keeps Prometheus's last targets; [] would drop them")
+        #expect(get(r, "/scrape_configs").status == 503)
+        #expect(get(r, "/jobs").status == 503)
+        #expect(get(r, "/status").body.contains(#""generation":null"#))
+        r.install(Self.snapshot())
+        #expect(get(r, "/readyz").status == 200)
+    }
+
+    @Test func statusReportsTheSnapshot() {
+        let r = responder(clock: 2_500_250)
+        r.install(Self.snapshot(generation: 7))
+        let body = get(r, "/status").body
+        #expect(
+            body
+                == #"{"identity":"ta-1","leader":"ta-0","is_leader":false,"epoch":2,"generation":7,"snapshot_age_seconds":1500.250,"targets":5,"unassigned_targets":1,"jobs":3,"collectors":{"collector-0":2,"collector-1":2}}"# + "\n")
+    }
+
+    @Test func sameSnapshotSameBytesOnEveryReplica() {
+        let a = responder()
+        let b = responder()
+        a.install(Self.snapshot())
+        var shuffled = Self.snapshot()
+        shuffled.targets.reverse()
+        shuffled.jobs.reverse()
+        shuffled.collectors.reverse()
+        b.install(shuffled)
+        for target in ["/jobs", "/scrape_configs", "/jobs/app/targets?collector_id=collector-0", "/jobs/app/targets"] {
+            #expect(get(a, target).body == get(b, target).body, "\(target)")
+            #expect(get(a, target).etag != nil && get(a, target).etag == get(b, target).etag)
+        }
+    }
+
+    @Test func installSwapsWholeSnapshots() async {
+        let r = responder()
+        r.install(Self.snapshot(generation: 1))
+        var next = Self.snapshot(generation: 2)
+        next.targets = next.targets.map { var t = $0; t.collector = t.collector.map { _ in "collector-1" }; return t }
+        let before = get(r, "/jobs/app/targets?collector_id=collector-0").body
+        let installer = Task.detached { for i in 0..<200 { r.install(i % 2 == 0 ? next : Self.snapshot(generation: 1)) } }
+        // Every answer is one of the two complete answers, never a mix.
+        let after = #"[]"# + "\n"
+        for _ in 0..<2000 {
+            let body = get(r, "/jobs/app/targets?collector_id=collector-0").body
+            #expect(body == before || body == after)
+        }
+        await installer.value
+    }
+
+    @Test func unknownPathsAre404JSON() {
+        let r = responder()
+        r.install(Self.snapshot())
+        #expect(get(r, "/nope") == (404, #"{"error":"not found"}"# + "\n", nil))
+        #expect(get(r, "/jobs/app").status == 404)
+    }
+
+    @Test func metricsUseThePrometheusTextFormat() {
+        let registry = PrometheusCollectorRegistry()
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "test", unitName: "total", helpText: "a test counter")).increment()
+        let r = ServiceDiscoveryResponder(options: .init(identity: "x"), registry: registry)
+        let m = get(r, "/metrics")
+        #expect(m.status == 200)
+        #expect(m.body.contains("test_total 1"))
+    }
+
+    @Test func goQueryEscapeMatchesGo() {
+        #expect(GoURLEscaping.queryEscape("serviceMonitor/ns/a b+c/0~_.-") == "serviceMonitor%2Fns%2Fa+b%2Bc%2F0~_.-")
+        #expect(GoURLEscaping.queryUnescape(Array("a+b%2Bc%2f".utf8)) == "a b+c/")
+        #expect(GoURLEscaping.queryUnescape(Array("%4".utf8)) == nil)
+        #expect(GoURLEscaping.queryUnescape(Array("%ff".utf8)) == nil, "not UTF-8")
+    }
+}
