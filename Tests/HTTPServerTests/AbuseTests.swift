@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import TestSupport
 
 @testable import HTTPServer
 
@@ -47,18 +48,6 @@ enum H2 {
             i += 9 + n
         }
         return frames
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so fuzz cases repeat exactly.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
 
@@ -258,10 +247,3 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-/// Resident set size of this process (tests run the server in-process).
-func residentBytes() -> Int {
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-        let pages = Int(statm.split(separator: " ")[1])
-    else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}

@@ -1,0 +1,187 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ToolResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+
+/// Runs a real client program and waits for it (bounded by `timeout`).
+public func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) throws -> ToolResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    // Drain pipes while waiting so a chatty tool cannot block on a full pipe.
+    let outData = LockedData()
+    let errData = LockedData()
+    let readers = [(out, outData), (err, errData)].map { pipe, sink in
+        Thread { sink.append(pipe.fileHandleForReading.readDataToEndOfFile()) }
+    }
+    readers.forEach { $0.start() }
+    while process.isRunning, Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        process.terminate()
+        process.waitUntilExit()
+        throw ToolError.timedOut("\(tool) \(arguments.joined(separator: " "))")
+    }
+    process.waitUntilExit()
+    while !(outData.finished && errData.finished) { usleep(1_000) }
+    return ToolResult(
+        status: process.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
+        stderr: String(decoding: errData.data, as: UTF8.self))
+}
+
+final class LockedData: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var storage = Data()
+    private var done = false
+    func append(_ d: Data) {
+        lock.lock()
+        storage.append(d)
+        done = true
+        lock.unlock()
+    }
+    var data: Data { lock.lock(); defer { lock.unlock() }; return storage }
+    var finished: Bool { lock.lock(); defer { lock.unlock() }; return done }
+}
+
+public enum ToolError: Error { case timedOut(String) }
+
+/// A blocking TCP client for sending exact (and deliberately broken) bytes.
+public final class RawConnection: Sendable {
+    public let fd: Int32
+
+    public init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw RawError.connect(errno)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends all bytes; returns false if the peer already closed.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            sent += n
+        }
+        return true
+    }
+
+    @discardableResult
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Reads until `done` says the bytes are enough, the peer closes, or the deadline passes.
+    public func read(timeout: Double = 10, until done: ([UInt8]) -> Bool = { _ in false }) -> (bytes: [UInt8], closed: Bool) {
+        var received: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+            guard poll(&pfd, 1, min(remaining, 200)) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return (received, true) }
+            received.append(contentsOf: buffer[0..<n])
+            if done(received) { return (received, false) }
+        }
+        return (received, false)
+    }
+
+    public func readText(timeout: Double = 10, until done: @escaping (String) -> Bool = { _ in false }) -> (text: String, closed: Bool) {
+        let r = read(timeout: timeout) { done(String(decoding: $0, as: UTF8.self)) }
+        return (String(decoding: r.bytes, as: UTF8.self), r.closed)
+    }
+}
+
+public enum RawError: Error { case connect(Int32) }
+
+/// Polls a condition until it holds or a generous deadline passes (never a fixed sleep).
+public func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
+    }
+    return try condition()
+}
+
+/// Self-signed and CA-issued certificates made with the real openssl CLI.
+public struct TestCertificates {
+    public let dir: URL
+    public var caCert: String { dir.appendingPathComponent("ca.pem").path }
+    public var serverCert: String { dir.appendingPathComponent("server.pem").path }
+    public var serverKey: String { dir.appendingPathComponent("server.key").path }
+    public var clientCert: String { dir.appendingPathComponent("client.pem").path }
+    public var clientKey: String { dir.appendingPathComponent("client.key").path }
+
+    public init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ta-certs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=test-ca"])
+        try issue(name: "server", subject: "/CN=127.0.0.1", extensions: "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        try issue(name: "client", subject: "/CN=collector", extensions: "extendedKeyUsage=clientAuth\n")
+    }
+
+    /// Issues a fresh server certificate with another subject (for reload tests).
+    public func reissueServer(commonName: String) throws {
+        try issue(
+            name: "server", subject: "/CN=\(commonName)", extensions: "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    }
+
+    private func issue(name: String, subject: String, extensions: String) throws {
+        try extensions.write(to: dir.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
+        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key.tmp",
+            "-out", "\(name).csr", "-subj", subject])
+        try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem.tmp",
+            "-days", "2", "-extfile", "\(name).ext"])
+        // Replace atomically so a watcher never reads a half-written pair.
+        for file in ["\(name).key", "\(name).pem"] {
+            guard rename(dir.appendingPathComponent(file + ".tmp").path, dir.appendingPathComponent(file).path) == 0 else {
+                throw CertificateError.openssl("rename \(file): errno \(errno)")
+            }
+        }
+    }
+
+    private func openssl(_ args: [String]) throws {
+        let result = try runTool("sh", ["-c", "cd '\(dir.path)' && openssl " + args.map { "'\($0)'" }.joined(separator: " ")])
+        guard result.status == 0 else { throw CertificateError.openssl(result.stderr) }
+    }
+
+    public func remove() { try? FileManager.default.removeItem(at: dir) }
+}
+
+public enum CertificateError: Error { case openssl(String) }
+
+/// Resident set size of this process (tests run the server in-process).
+public func residentBytes() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+        let pages = Int(statm.split(separator: " ")[1])
+    else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
