@@ -132,7 +132,17 @@ final class HTTP2Connection {
             }
         }
         let rc = nghttp2_session_mem_recv(session, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return rc >= 0
+        guard rc < 0 else { return true }
+        // Fatal for the session. Still tell an HTTP/2 peer why, when there is one.
+        switch Int32(rc) {
+        case NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue:
+            break
+        case NGHTTP2_ERR_FLOODED.rawValue, NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue:
+            terminate(errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
+        default:
+            terminate(errorCode: NGHTTP2_PROTOCOL_ERROR)
+        }
+        return false
     }
 
     enum DrainResult { case done, limited, failed }

@@ -79,6 +79,65 @@ enum H2 {
         }
     }
 
+    @Test func http2HeaderListsAreCountedAndCapped() async throws {
+        var limits = HTTPServerLimits()
+        limits.maxHeaderListBytes = 4096
+        try await withServer(limits: limits) { server in
+            let c = try RawConnection(port: server.plainPort)
+            // 20 literal fields of ~300 bytes: about 6.6 KB, over the 4 KB budget but within nghttp2's own limits.
+            var block: [UInt8] = [0x82, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")]
+            for i in 0..<20 {
+                let name = Array("x-pad-\(i)".utf8)
+                let value = [UInt8](repeating: UInt8(ascii: "v"), count: 300)
+                // HPACK integer with a 7-bit prefix: 300 = 127 + 173, 173 = 0xAD as 0x2D|0x80, 0x01.
+                block += [0x00, UInt8(name.count)] + name + [0x7f, 0xad, 0x01] + value
+            }
+            c.send(H2.preface + H2.settings + H2.frame(type: 1, flags: 0x05, stream: 1, payload: block) + H2.headers(stream: 3))
+            let reply = c.read(timeout: 10) { bytes in H2.parse(bytes).filter { $0.type == 0 && $0.flags & 1 != 0 }.count >= 2 }
+            let frames = H2.parse(reply.bytes)
+            // `:status: 431` is sent as a raw literal (its Huffman form is no shorter), so the digits show.
+            let statusOf1 = frames.first { $0.type == 1 && $0.stream == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
+            #expect(statusOf1?.contains("431") == true, "oversized header list answered 431")
+            #expect(frames.contains { $0.type == 1 && $0.stream == 3 }, "the connection keeps serving other streams")
+        }
+    }
+
+    @Test func continuationFloodIsRefused() async throws {
+        try await withServer { server in
+            let c = try RawConnection(port: server.plainPort)
+            var bytes = H2.preface + H2.settings + H2.frame(type: 1, flags: 0x01, stream: 1, payload: [0x82, 0x86, 0x84])
+            for _ in 0..<50 { bytes += H2.frame(type: 9, stream: 1, payload: [0x00, 0x01, UInt8(ascii: "a"), 0x01, UInt8(ascii: "b")]) }
+            c.send(bytes)
+            let reply = c.read(timeout: 10)
+            #expect(H2.parse(reply.bytes).contains { $0.type == 7 }, "GOAWAY after too many CONTINUATION frames")
+            #expect(reply.closed)
+            try assertServes(server)
+        }
+    }
+
+    @Test func streamsOverTheConcurrencyLimitAreRefused() async throws {
+        var limits = HTTPServerLimits()
+        limits.maxConcurrentStreams = 10
+        try await withServer(limits: limits) { server in
+            let c = try RawConnection(port: server.plainPort)
+            c.send(H2.preface + H2.settings)
+            // Wait for the server's SETTINGS, acknowledge them, then open 30 streams that never end.
+            _ = c.read(timeout: 10) { H2.parse($0).contains { $0.type == 4 && $0.flags & 1 == 0 } }
+            var burst = H2.frame(type: 4, flags: 0x01)
+            for i in 0..<30 { burst += H2.headers(stream: UInt32(2 * i + 1), endStream: false) }
+            c.send(burst)
+            let reply = c.read(timeout: 10) { bytes in
+                let f = H2.parse(bytes)
+                return f.contains { $0.type == 7 } || f.filter { $0.type == 3 }.count >= 20
+            }
+            let frames = H2.parse(reply.bytes)
+            let refused = frames.filter { $0.type == 3 && $0.payload == [0, 0, 0, 7] }.count
+            let goaway = frames.contains { $0.type == 7 }
+            #expect(refused >= 20 || goaway, "streams beyond 10 are refused (REFUSED_STREAM) or the peer is cut off")
+            try assertServes(server)
+        }
+    }
+
     @Test func fuzzedHTTP2FramesNeverTakeTheServerDown() async throws {
         try await withServer { server in
             var rng = SeededRandom(state: 0x5eed_0002)
