@@ -53,8 +53,8 @@ enum H2 {
 
 /// Broken, hostile and slow peers: the server answers cleanly or closes, and keeps serving others.
 @Suite struct AbuseTests {
-    func assertServes(_ server: HTTPServer, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let r = try runTool("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.plainPort)/small"])
+    func assertServes(_ server: HTTPServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let r = try await runTool("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.plainPort)/small"])
         #expect(r.stdout == "200", "server still serves: \(r.stderr)", sourceLocation: sourceLocation)
     }
 
@@ -67,15 +67,15 @@ enum H2 {
                 burst += H2.headers(stream: stream) + H2.rstStream(stream)
             }
             c.send(burst)
-            let reply = c.read(timeout: 20) { bytes in H2.parse(bytes).contains { $0.type == 7 } }
+            let reply = await c.read(timeout: 20) { bytes in H2.parse(bytes).contains { $0.type == 7 } }
             let goaway = H2.parse(reply.bytes).first { $0.type == 7 }
             #expect(goaway != nil, "nghttp2's reset rate limit answers a Rapid Reset flood with GOAWAY")
             if let goaway {
                 let code = goaway.payload[4..<8].reduce(0) { $0 << 8 | UInt32($1) }
                 #expect(code == 11 || code == 2, "ENHANCE_YOUR_CALM or INTERNAL_ERROR, got \(code)")
             }
-            #expect(c.read(timeout: 10).closed, "the flooding connection is closed")
-            try assertServes(server)
+            #expect(await c.read(timeout: 10).closed, "the flooding connection is closed")
+            try await assertServes(server)
         }
     }
 
@@ -93,7 +93,7 @@ enum H2 {
                 block += [0x00, UInt8(name.count)] + name + [0x7f, 0xad, 0x01] + value
             }
             c.send(H2.preface + H2.settings + H2.frame(type: 1, flags: 0x05, stream: 1, payload: block) + H2.headers(stream: 3))
-            let reply = c.read(timeout: 10) { bytes in H2.parse(bytes).filter { $0.type == 0 && $0.flags & 1 != 0 }.count >= 2 }
+            let reply = await c.read(timeout: 10) { bytes in H2.parse(bytes).filter { $0.type == 0 && $0.flags & 1 != 0 }.count >= 2 }
             let frames = H2.parse(reply.bytes)
             // `:status: 431` is sent as a raw literal (its Huffman form is no shorter), so the digits show.
             let statusOf1 = frames.first { $0.type == 1 && $0.stream == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
@@ -108,10 +108,10 @@ enum H2 {
             var bytes = H2.preface + H2.settings + H2.frame(type: 1, flags: 0x01, stream: 1, payload: [0x82, 0x86, 0x84])
             for _ in 0..<50 { bytes += H2.frame(type: 9, stream: 1, payload: [0x00, 0x01, UInt8(ascii: "a"), 0x01, UInt8(ascii: "b")]) }
             c.send(bytes)
-            let reply = c.read(timeout: 10)
+            let reply = await c.read(timeout: 10)
             #expect(H2.parse(reply.bytes).contains { $0.type == 7 }, "GOAWAY after too many CONTINUATION frames")
             #expect(reply.closed)
-            try assertServes(server)
+            try await assertServes(server)
         }
     }
 
@@ -122,11 +122,11 @@ enum H2 {
             let c = try RawConnection(port: server.plainPort)
             c.send(H2.preface + H2.settings)
             // Wait for the server's SETTINGS, acknowledge them, then open 30 streams that never end.
-            _ = c.read(timeout: 10) { H2.parse($0).contains { $0.type == 4 && $0.flags & 1 == 0 } }
+            _ = await c.read(timeout: 10) { H2.parse($0).contains { $0.type == 4 && $0.flags & 1 == 0 } }
             var burst = H2.frame(type: 4, flags: 0x01)
             for i in 0..<30 { burst += H2.headers(stream: UInt32(2 * i + 1), endStream: false) }
             c.send(burst)
-            let reply = c.read(timeout: 10) { bytes in
+            let reply = await c.read(timeout: 10) { bytes in
                 let f = H2.parse(bytes)
                 return f.contains { $0.type == 7 } || f.filter { $0.type == 3 }.count >= 20
             }
@@ -134,7 +134,7 @@ enum H2 {
             let refused = frames.filter { $0.type == 3 && $0.payload == [0, 0, 0, 7] }.count
             let goaway = frames.contains { $0.type == 7 }
             #expect(refused >= 20 || goaway, "streams beyond 10 are refused (REFUSED_STREAM) or the peer is cut off")
-            try assertServes(server)
+            try await assertServes(server)
         }
     }
 
@@ -154,10 +154,10 @@ enum H2 {
                 }
                 if iteration % 5 == 0 { bytes = Array(bytes.prefix(Int.random(in: 1...bytes.count, using: &rng))) }
                 c.send(bytes)
-                _ = c.read(timeout: 0.3)
+                _ = await c.read(timeout: 0.3)
             }
-            try assertServes(server)
-            #expect(eventually { server.openConnections == 0 }, "no connection is leaked: \(server.openConnections) open")
+            try await assertServes(server)
+            #expect(await eventually { server.openConnections == 0 }, "no connection is leaked: \(server.openConnections) open")
         }
     }
 
@@ -181,14 +181,14 @@ enum H2 {
                 if iteration % 7 == 0 { bytes = Array(bytes.prefix(Int.random(in: 1...bytes.count, using: &rng))) }
                 let c = try RawConnection(port: server.plainPort)
                 c.send(bytes + Array("GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-                let reply = c.readText(timeout: 5)
+                let reply = await c.readText(timeout: 5)
                 if !reply.text.isEmpty {
                     #expect(reply.text.hasPrefix("HTTP/1.1 "), "iteration \(iteration): \(reply.text.prefix(40).debugDescription)")
                     let status = String(reply.text.dropFirst(9).prefix(3))
                     #expect(allowed.contains(status), "iteration \(iteration): status \(status)")
                 }
             }
-            try assertServes(server)
+            try await assertServes(server)
         }
     }
 
@@ -202,8 +202,8 @@ enum H2 {
             var closed = false
             while Date().timeIntervalSince(started) < 15, !closed {
                 closed = !slow.send("X-Drip: 1\r\n")
-                try assertServes(server)
-                let r = slow.readText(timeout: 0.3)
+                try await assertServes(server)
+                let r = await slow.readText(timeout: 0.3)
                 if r.closed || r.text.contains("408") {
                     #expect(r.text.hasPrefix("HTTP/1.1 408 Request Timeout"), "\(r.text.debugDescription)")
                     closed = true
@@ -221,15 +221,15 @@ enum H2 {
         try await withServer(limits: limits) { server in
             let idle = try RawConnection(port: server.plainPort)
             idle.send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
-            let first = idle.readText(timeout: 10) { $0.hasSuffix("\n") && $0.contains("targets") }
+            let first = await idle.readText(timeout: 10) { $0.hasSuffix("\n") && $0.contains("targets") }
             #expect(first.text.hasPrefix("HTTP/1.1 200"))
-            #expect(idle.read(timeout: 15).closed, "idle keep-alive connection closed")
+            #expect(await idle.read(timeout: 15).closed, "idle keep-alive connection closed")
             let silent = try RawConnection(port: server.plainPort)
-            let r = silent.read(timeout: 15)
+            let r = await silent.read(timeout: 15)
             #expect(r.closed && r.bytes.isEmpty, "a connection that never sends is closed without an answer")
             let h2 = try RawConnection(port: server.plainPort)
             h2.send(H2.preface + H2.settings + H2.headers(stream: 1))
-            #expect(h2.read(timeout: 15).closed, "idle HTTP/2 connection closed (after GOAWAY)")
+            #expect(await h2.read(timeout: 15).closed, "idle HTTP/2 connection closed (after GOAWAY)")
         }
     }
 
@@ -239,16 +239,16 @@ enum H2 {
         try await withServer(limits: limits) { server in
             let a = try RawConnection(port: server.plainPort)
             let b = try RawConnection(port: server.plainPort)
-            #expect(eventually { server.openConnections == 2 })
+            #expect(await eventually { server.openConnections == 2 })
             let c = try RawConnection(port: server.plainPort)
-            let refused = c.read(timeout: 10)
+            let refused = await c.read(timeout: 10)
             #expect(refused.closed && refused.bytes.isEmpty, "third connection closed at accept")
             a.send("GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(a.readText(timeout: 10).text.hasPrefix("HTTP/1.1 200"))
-            #expect(eventually { server.openConnections == 1 })
+            #expect(await a.readText(timeout: 10).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await eventually { server.openConnections == 1 })
             let d = try RawConnection(port: server.plainPort)
             d.send("GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(d.readText(timeout: 10).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await d.readText(timeout: 10).text.hasPrefix("HTTP/1.1 200"))
             _ = b
         }
     }
@@ -260,7 +260,7 @@ enum H2 {
             var batch = paths.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
             batch += "HEAD /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             c.send(batch)
-            let reply = c.readText(timeout: 20)
+            let reply = await c.readText(timeout: 20)
             #expect(reply.closed)
             let statuses = reply.text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
             #expect(statuses == paths.map { $0 == "/nope" ? "404" : "200" } + ["200"])
@@ -277,7 +277,7 @@ enum H2 {
             ] {
                 let c = try RawConnection(port: server.plainPort)
                 c.send(request)
-                let reply = c.readText(timeout: 10)
+                let reply = await c.readText(timeout: 10)
                 #expect(reply.closed, "\(request.debugDescription)")
                 #expect(reply.text.components(separatedBy: "HTTP/1.1 ").count == 2, "exactly one answer: \(reply.text)")
                 #expect(reply.text.contains("Connection: close"))
@@ -294,11 +294,11 @@ enum H2 {
             let sender = Thread { c.send(String(repeating: "GET /medium HTTP/1.1\r\nHost: x\r\n\r\n", count: requests)) }
             sender.start()
             // Without backpressure 10,000 copied 12 KB answers (120 MB) would now sit in memory.
-            usleep(1_500_000)
+            try await Task.sleep(for: .milliseconds(1500))
             let grown = residentBytes() - before
             #expect(grown < 60_000_000, "server buffered \(grown / 1_000_000) MB for a reader that does not read")
             let bodyLength = TestResponder.medium.identity.body.readableBytes
-            let reply = c.read(timeout: 120) { $0.count >= requests * bodyLength }
+            let reply = await c.read(timeout: 120) { $0.count >= requests * bodyLength }
             #expect(reply.bytes.count >= requests * bodyLength, "all \(requests) answers arrive once read")
             let text = String(decoding: reply.bytes.prefix(200), as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 200 OK"))

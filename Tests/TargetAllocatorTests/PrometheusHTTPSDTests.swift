@@ -61,23 +61,16 @@ import Testing
                           cert_file: \(certs.clientCert)
                           key_file: \(certs.clientKey)
                 """)
-            let prometheus = Process()
-            prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            prometheus.arguments = [
-                "prometheus", "--config.file=\(dir.path("prometheus.yml"))", "--storage.tsdb.path=\(dir.path("data"))",
-                "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn",
-            ]
-            prometheus.standardOutput = FileHandle.nullDevice
-            _ = FileManager.default.createFile(atPath: dir.path("prometheus.log"), contents: nil)
-            prometheus.standardError = FileHandle(forWritingAtPath: dir.path("prometheus.log"))
-            try prometheus.run()
-            defer {
-                prometheus.terminate()
-                prometheus.waitUntilExit()
-            }
+            let prometheus = try BackgroundProcess(
+                "prometheus",
+                [
+                    "--config.file=\(dir.path("prometheus.yml"))", "--storage.tsdb.path=\(dir.path("data"))",
+                    "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn",
+                ], log: dir.path("prometheus.log"))
+            defer { prometheus.stop() }
 
-            func discovered() throws -> [[String: String]] {
-                let r = try runTool("curl", ["-sS", "http://127.0.0.1:\(webPort)/api/v1/targets?state=active"])
+            func discovered() async throws -> [[String: String]] {
+                let r = try await runTool("curl", ["-sS", "http://127.0.0.1:\(webPort)/api/v1/targets?state=active"])
                 guard let json = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
                     let data = json["data"] as? [String: Any], let active = data["activeTargets"] as? [[String: Any]]
                 else { return [] }
@@ -92,19 +85,19 @@ import Testing
             }
 
             let first = served(Self.snapshot(generation: 1, extra: false))
-            let sawFirst = try eventually(timeout: 60) { Set(try discovered()) == first }
+            let sawFirst = try await eventually(timeout: 60) { Set(try await discovered()) == first }
             let logText = (try? String(contentsOfFile: dir.path("prometheus.log"), encoding: .utf8)) ?? ""
-            let seen = try discovered()
+            let seen = try await discovered()
             #expect(sawFirst, "Prometheus sees exactly the served targets: \(seen) log: \(logText.suffix(2000))")
-            #expect(try discovered().count == first.count, "no duplicates")
+            #expect(try await discovered().count == first.count, "no duplicates")
 
             // The snapshot changes; Prometheus follows.
             try dir.write("snap.json", snapshotJSON(Self.snapshot(generation: 2, extra: true)))
             let second = served(Self.snapshot(generation: 2, extra: true))
-            #expect(try eventually(timeout: 60) { Set(try discovered()) == second })
+            #expect(try await eventually(timeout: 60) { Set(try await discovered()) == second })
 
             // Prometheus asked over HTTP/2 (TLS with ALPN), as the design expects.
-            let metrics = try runTool("curl", ["-sS", "http://127.0.0.1:\(ports.plain!)/metrics"]).stdout
+            let metrics = try await runTool("curl", ["-sS", "http://127.0.0.1:\(ports.plain!)/metrics"]).stdout
             let h2 = metrics.split(separator: "\n").first { $0.hasPrefix("http_server_requests_total{protocol=\"HTTP/2\",status=\"200\"}") }
             #expect((h2.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) > 0, "\(metrics)")
         }

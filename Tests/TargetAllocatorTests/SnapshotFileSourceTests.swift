@@ -26,20 +26,20 @@ import Testing
         settings.snapshotPollInterval = .milliseconds(50)
         try await withReplica(settings) { replica, ports in
             let url = "http://127.0.0.1:\(ports.plain!)/jobs/app/targets?collector_id=c-0"
-            func body() throws -> String { try runTool("curl", ["-sS", url]).stdout }
-            #expect(try eventually { try body().contains("10.0.0.1:80") })
+            func body() async throws -> String { try await runTool("curl", ["-sS", url]).stdout }
+            #expect(try await eventually { try await body().contains("10.0.0.1:80") })
 
             try dir.write("snap.json", snapshotJSON(Self.snapshot(generation: 6, address: "10.0.0.2:80")))
-            #expect(try eventually { try body().contains("10.0.0.2:80") }, "a newer snapshot is picked up")
+            #expect(try await eventually { try await body().contains("10.0.0.2:80") }, "a newer snapshot is picked up")
 
             for bad in ["{\"epoch\": 1, \"generation\": 7, \"targets\": [", snapshotJSON(Self.snapshot(generation: 3, address: "10.0.0.3:80")),
                 "{\"generation\": 8, \"targets\": [{\"job\": \"missing\", \"labels\": {\"__address__\": \"x:1\"}}]}"]
             {
                 let metrics = "http://127.0.0.1:\(ports.plain!)/metrics"
-                let before = rejectedCount(try runTool("curl", ["-sS", metrics]).stdout)
+                let before = rejectedCount(try await runTool("curl", ["-sS", metrics]).stdout)
                 try dir.write("snap.json", bad)
-                #expect(try eventually { rejectedCount(try runTool("curl", ["-sS", metrics]).stdout) > before }, "rejection is counted")
-                #expect(try body().contains("10.0.0.2:80"), "the last good snapshot stays served")
+                #expect(try await eventually { rejectedCount(try await runTool("curl", ["-sS", metrics]).stdout) > before }, "rejection is counted")
+                #expect(try await body().contains("10.0.0.2:80"), "the last good snapshot stays served")
             }
             #expect(replica.responder.installed! == (1, 6))
         }

@@ -4,15 +4,27 @@ public import Foundation
 import Glibc
 #endif
 
-public struct ToolResult {
+public struct ToolResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
 }
 
 
+/// Runs blocking work on a thread of its own, so waiting never occupies the (two-thread)
+/// cooperative pool that in-process replicas need for their own tasks.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 /// Runs a real client program and waits for it (bounded by `timeout`).
-public func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) throws -> ToolResult {
+public func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) async throws -> ToolResult {
+    try await offPool { try runToolBlocking(tool, arguments, timeout: timeout) }
+}
+
+func runToolBlocking(_ tool: String, _ arguments: [String], timeout: Double) throws -> ToolResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [tool] + arguments
@@ -96,7 +108,13 @@ public final class RawConnection: Sendable {
     public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
     /// Reads until `done` says the bytes are enough, the peer closes, or the deadline passes.
-    public func read(timeout: Double = 10, until done: ([UInt8]) -> Bool = { _ in false }) -> (bytes: [UInt8], closed: Bool) {
+    public func read(timeout: Double = 10, until done: @escaping @Sendable ([UInt8]) -> Bool = { _ in false }) async -> (
+        bytes: [UInt8], closed: Bool
+    ) {
+        (try? await offPool { self.readBlocking(timeout: timeout, until: done) }) ?? ([], false)
+    }
+
+    func readBlocking(timeout: Double, until done: ([UInt8]) -> Bool) -> (bytes: [UInt8], closed: Bool) {
         var received: [UInt8] = []
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -112,8 +130,10 @@ public final class RawConnection: Sendable {
         return (received, false)
     }
 
-    public func readText(timeout: Double = 10, until done: @escaping (String) -> Bool = { _ in false }) -> (text: String, closed: Bool) {
-        let r = read(timeout: timeout) { done(String(decoding: $0, as: UTF8.self)) }
+    public func readText(timeout: Double = 10, until done: @escaping @Sendable (String) -> Bool = { _ in false }) async -> (
+        text: String, closed: Bool
+    ) {
+        let r = await read(timeout: timeout) { done(String(decoding: $0, as: UTF8.self)) }
         return (String(decoding: r.bytes, as: UTF8.self), r.closed)
     }
 }
@@ -121,13 +141,13 @@ public final class RawConnection: Sendable {
 public enum RawError: Error { case connect(Int32) }
 
 /// Polls a condition until it holds or a generous deadline passes (never a fixed sleep).
-public func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(timeout: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
     }
-    return try condition()
+    return try await condition()
 }
 
 /// Self-signed and CA-issued certificates made with the real openssl CLI.
@@ -169,7 +189,7 @@ public struct TestCertificates {
     }
 
     private func openssl(_ args: [String]) throws {
-        let result = try runTool("sh", ["-c", "cd '\(dir.path)' && openssl " + args.map { "'\($0)'" }.joined(separator: " ")])
+        let result = try runToolBlocking("sh", ["-c", "cd '\(dir.path)' && openssl " + args.map { "'\($0)'" }.joined(separator: " ")], timeout: 60)
         guard result.status == 0 else { throw CertificateError.openssl(result.stderr) }
     }
 
@@ -184,4 +204,31 @@ public func residentBytes() -> Int {
         let pages = Int(statm.split(separator: " ")[1])
     else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// A long-running real program (Prometheus, say) that dies with the test process even if the
+/// test process crashes: a tiny shell watchdog polls its parent and kills the child.
+public final class BackgroundProcess: Sendable {
+    private let process: Process
+
+    public init(_ tool: String, _ arguments: [String], log: String) throws {
+        let quoted = ([tool] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let script = """
+            \(quoted) >>'\(log)' 2>&1 &
+            child=$!
+            trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT
+            while kill -0 $PPID 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
+            kill $child 2>/dev/null
+            wait $child
+            """
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+    }
+
+    public func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
 }
