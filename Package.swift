@@ -43,11 +43,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "Snapshot", swiftSettings: strict),
+        .target(name: "JSON", swiftSettings: strict),
+        .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
         .target(
             name: "ServiceDiscoveryAPI",
             dependencies: [
-                "HTTPServer", "Snapshot",
+                "HTTPServer", "Snapshot", "JSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -92,11 +93,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SnapshotTests", dependencies: ["Snapshot"], swiftSettings: strict),
+        .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "ServiceDiscoveryAPITests",
             dependencies: [
-                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot",
+                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot", "JSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -105,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "TargetAllocatorTests",
             dependencies: [
-                "TargetAllocator", "HTTPServer", "Snapshot", "TestSupport",
+                "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,6 +1,7 @@
 import HTTPServer
 import NIOCore
 import Snapshot
+import JSON
 
 /// Every SD answer of one snapshot, rendered once (bodies, ETags, gzip) when the
 /// snapshot is installed, so serving is a lookup. Built off the event loops.

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 public import Prometheus
 public import Snapshot
+import JSON
 
 #if canImport(Glibc)
 import Glibc

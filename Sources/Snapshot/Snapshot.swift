@@ -1,3 +1,5 @@
+public import JSON
+
 /// One committed state of the allocator: what every replica serves.
 ///
 /// A snapshot is immutable once built; replicas swap whole snapshots, never patch one,

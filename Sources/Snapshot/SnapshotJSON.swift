@@ -1,3 +1,5 @@
+import JSON
+
 /// The JSON form of a snapshot: what `--snapshot-file` loads and what tests and
 /// benchmarks write. (The ConfigMap store uses the binary form in `proto/`.)
 ///

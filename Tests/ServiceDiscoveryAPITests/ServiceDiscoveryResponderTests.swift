@@ -2,6 +2,7 @@ import HTTPServer
 import NIOCore
 import Prometheus
 import Snapshot
+import JSON
 import Testing
 
 @testable import ServiceDiscoveryAPI

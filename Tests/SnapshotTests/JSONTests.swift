@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Snapshot
+@testable import JSON
 
 @Suite struct JSONTests {
     @Test func keepsMemberOrderAndNumberSpelling() throws {

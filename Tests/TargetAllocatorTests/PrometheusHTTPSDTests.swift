@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Snapshot
+import JSON
 import TargetAllocator
 import TestSupport
 import Testing

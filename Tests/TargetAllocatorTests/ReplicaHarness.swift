@@ -3,6 +3,7 @@ import HTTPServer
 import Logging
 import NIOPosix
 import Snapshot
+import JSON
 import TargetAllocator
 import TestSupport
 

@@ -3,6 +3,7 @@ import HTTPServer
 import Logging
 import Metrics
 import Snapshot
+import JSON
 import TargetAllocator
 import TestSupport
 import Testing
