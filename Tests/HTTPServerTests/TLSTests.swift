@@ -86,7 +86,7 @@ import TestSupport
             try certs.reissueServer(commonName: "rotated.example")
             #expect(try await eventually { try await subject().contains("CN = rotated.example") }, "the new certificate is served")
             // A broken replacement is rejected and the last good certificate stays.
-            try "not a certificate".write(toFile: certs.serverCert, atomically: true, encoding: .utf8)
+            try "not a certificate".write(toFile: certs.serverCert, atomically: false, encoding: .utf8)
             #expect(throws: (any Error).self) { try provider.reloadIfChanged() }
             #expect(try await subject().contains("CN = rotated.example"))
             let r = try await runTool("curl", ["-sS", "--cacert", certs.caCert, "https://127.0.0.1:\(server.tlsPort)/small"])

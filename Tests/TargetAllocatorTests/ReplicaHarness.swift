@@ -40,8 +40,10 @@ struct ScratchDirectory {
     }
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
     func write(_ name: String, _ contents: String) throws {
-        // Atomic, so a poller never reads half a file.
-        try contents.write(toFile: path(name), atomically: true, encoding: .utf8)
+        // Write aside, then rename: a poller never reads half a file. (Foundation's own
+        // `atomically: true` leaves an empty TemporaryDirectory.* behind in /tmp every time.)
+        try contents.write(toFile: path(name) + ".tmp", atomically: false, encoding: .utf8)
+        guard rename(path(name) + ".tmp", path(name)) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
     func remove() { try? FileManager.default.removeItem(at: url) }
 }

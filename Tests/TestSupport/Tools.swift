@@ -175,7 +175,7 @@ public struct TestCertificates {
     }
 
     private func issue(name: String, subject: String, extensions: String) throws {
-        try extensions.write(to: dir.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
+        try extensions.write(to: dir.appendingPathComponent("\(name).ext"), atomically: false, encoding: .utf8)
         try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key.tmp",
             "-out", "\(name).csr", "-subj", subject])
         try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem.tmp",
