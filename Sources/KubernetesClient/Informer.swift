@@ -1,0 +1,219 @@
+public import Logging
+import NIOConcurrencyHelpers
+
+/// What changed in an informer's cache.
+public enum InformerEvent<T: KubernetesObject>: Sendable {
+    case added(T)
+    case updated(old: T, new: T)
+    case deleted(T)
+    /// The cache holds the complete state of the collection (after the first list and after
+    /// every relist); consumers that batch work can act on this.
+    case synced
+}
+
+/// List-then-watch with an indexed local cache, as client-go's reflector and store do:
+/// resumes a dropped watch from the last seen resourceVersion (bookmarks included),
+/// relists on 410 Gone (as an HTTP status or as an ERROR event), backs off exponentially with
+/// jitter on errors, and turns relists into the add/update/delete events that happened.
+public final class Informer<T: KubernetesObject>: Sendable {
+    public struct Options: Sendable {
+        public var namespace: String?
+        public var labelSelector: String?
+        public var fieldSelector: String?
+        /// Server-side watch timeout; client-go picks 5–10 minutes.
+        public var watchTimeoutSeconds = 300
+        public var initialBackoff: Duration = .milliseconds(200)
+        public var maxBackoff: Duration = .seconds(30)
+        /// Page size of lists (0 = unpaged).
+        public var pageSize = 500
+
+        public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
+            self.namespace = namespace
+            self.labelSelector = labelSelector
+            self.fieldSelector = fieldSelector
+        }
+    }
+
+    private struct State {
+        var objects: [String: T] = [:]
+        var byNamespace: [String: Set<String>] = [:]
+        var resourceVersion: String?
+        var synced = false
+        var subscribers: [Int: AsyncStream<InformerEvent<T>>.Continuation] = [:]
+        var nextSubscriber = 0
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var relists = 0
+    }
+
+    private let client: KubernetesClient
+    private let options: Options
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    public init(client: KubernetesClient, options: Options = Options(), logger: Logger) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+    }
+
+    // MARK: - reading the cache
+
+    public func get(namespace: String? = nil, name: String) -> T? {
+        state.withLockedValue { $0.objects[namespace.map { "\($0)/\(name)" } ?? name] }
+    }
+
+    /// Every cached object, or those of one namespace (served from the namespace index).
+    public func list(namespace: String? = nil) -> [T] {
+        state.withLockedValue { s in
+            guard let namespace else { return Array(s.objects.values) }
+            return (s.byNamespace[namespace] ?? []).compactMap { s.objects[$0] }
+        }
+    }
+
+    public var count: Int { state.withLockedValue { $0.objects.count } }
+    public var hasSynced: Bool { state.withLockedValue { $0.synced } }
+    /// The last resourceVersion applied (from a list, an event or a bookmark).
+    public var lastResourceVersion: String? { state.withLockedValue { $0.resourceVersion } }
+    /// How many full lists ran (1 at start, +1 per 410 relist).
+    public var relistCount: Int { state.withLockedValue { $0.relists } }
+
+    /// Returns once the first list has been applied.
+    public func waitForSync() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLockedValue { s -> Bool in
+                if !s.synced { s.syncWaiters.append(continuation) }
+                return s.synced
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// A stream of cache changes from now on. Each subscriber gets every event.
+    public func events(bufferingPolicy: AsyncStream<InformerEvent<T>>.Continuation.BufferingPolicy = .unbounded) -> AsyncStream<InformerEvent<T>> {
+        let (stream, continuation) = AsyncStream<InformerEvent<T>>.makeStream(bufferingPolicy: bufferingPolicy)
+        let id = state.withLockedValue { s -> Int in
+            s.nextSubscriber += 1
+            s.subscribers[s.nextSubscriber] = continuation
+            return s.nextSubscriber
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLockedValue { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    // MARK: - running
+
+    /// Lists and watches until cancelled.
+    public func run() async {
+        var backoff = options.initialBackoff
+        var needsList = true
+        while !Task.isCancelled {
+            do {
+                if needsList {
+                    try await relist()
+                    needsList = false
+                }
+                try await watchOnce()
+                backoff = options.initialBackoff  // a watch that ended normally resumes at once
+            } catch is CancellationError {
+                break
+            } catch let error as KubernetesError where error.isGone {
+                logger.info("resourceVersion too old; relisting", metadata: ["resource": "\(T.resource)"])
+                needsList = true
+            } catch {
+                if Task.isCancelled { break }
+                let delay = jitter(backoff)
+                logger.warning(
+                    "list/watch failed; retrying",
+                    metadata: ["resource": "\(T.resource)", "error": "\(error)", "retry_in": "\(delay)"])
+                if let k = error as? KubernetesError, let after = k.retryAfter {
+                    try? await Task.sleep(for: .milliseconds(Int64(after * 1000)))
+                } else {
+                    try? await Task.sleep(for: delay)
+                }
+                backoff = min(backoff * 2, options.maxBackoff)
+            }
+        }
+        let subscribers = state.withLockedValue { s in
+            defer { s.subscribers = [:] }
+            return Array(s.subscribers.values)
+        }
+        for s in subscribers { s.finish() }
+    }
+
+    private func relist() async throws {
+        var listOptions = ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector)
+        listOptions.limit = options.pageSize > 0 ? options.pageSize : nil
+        let (items, resourceVersion) = try await client.listAll(T.self, namespace: options.namespace, options: listOptions)
+        replace(items, resourceVersion: resourceVersion)
+    }
+
+    private func watchOnce() async throws {
+        var watchOptions = ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector)
+        watchOptions.resourceVersion = lastResourceVersion
+        watchOptions.allowWatchBookmarks = true
+        watchOptions.timeoutSeconds = options.watchTimeoutSeconds
+        for try await event in client.watch(T.self, namespace: options.namespace, options: watchOptions) {
+            apply(event)
+        }
+    }
+
+    // MARK: - applying changes
+
+    /// Replaces the cache with a full list, emitting the differences.
+    func replace(_ items: [T], resourceVersion: String) {
+        var emitted: [InformerEvent<T>] = []
+        let (subscribers, waiters) = state.withLockedValue { s -> ([AsyncStream<InformerEvent<T>>.Continuation], [CheckedContinuation<Void, Never>]) in
+            var fresh: [String: T] = [:]
+            fresh.reserveCapacity(items.count)
+            for item in items { fresh[item.key] = item }
+            for (key, old) in s.objects where fresh[key] == nil { emitted.append(.deleted(old)) }
+            for (key, new) in fresh {
+                if let old = s.objects[key] {
+                    if old.resourceVersion != new.resourceVersion { emitted.append(.updated(old: old, new: new)) }
+                } else {
+                    emitted.append(.added(new))
+                }
+            }
+            s.objects = fresh
+            s.byNamespace = [:]
+            for (key, item) in fresh { s.byNamespace[item.namespace ?? "", default: []].insert(key) }
+            s.resourceVersion = resourceVersion
+            s.relists += 1
+            s.synced = true
+            let waiters = s.syncWaiters
+            s.syncWaiters = []
+            return (Array(s.subscribers.values), waiters)
+        }
+        emitted.append(.synced)
+        for subscriber in subscribers { for event in emitted { subscriber.yield(event) } }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func apply(_ event: WatchEvent<T>) {
+        let (subscribers, emitted) = state.withLockedValue { s -> ([AsyncStream<InformerEvent<T>>.Continuation], InformerEvent<T>?) in
+            if let rv = event.resourceVersion, !rv.isEmpty { s.resourceVersion = rv }
+            var emitted: InformerEvent<T>?
+            switch event {
+            case .added(let o), .modified(let o):
+                let old = s.objects.updateValue(o, forKey: o.key)
+                s.byNamespace[o.namespace ?? "", default: []].insert(o.key)
+                emitted = old.map { .updated(old: $0, new: o) } ?? .added(o)
+            case .deleted(let o):
+                if let old = s.objects.removeValue(forKey: o.key) {
+                    s.byNamespace[o.namespace ?? ""]?.remove(o.key)
+                    emitted = .deleted(old)
+                }
+            case .bookmark:
+                break
+            }
+            return (emitted == nil ? [] : Array(s.subscribers.values), emitted)
+        }
+        if let emitted { for s in subscribers { s.yield(emitted) } }
+    }
+
+    private func jitter(_ d: Duration) -> Duration {
+        d * Double.random(in: 0.8...1.2)
+    }
+}
