@@ -62,6 +62,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "LeaderElection",
+            dependencies: [
+                "KubernetesClient",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ServiceDiscoveryAPI",
             dependencies: [
                 "HTTPServer", "Snapshot", "JSON",

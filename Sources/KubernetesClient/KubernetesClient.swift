@@ -41,8 +41,8 @@ public final class KubernetesClient: Sendable {
 
     // MARK: - typed verbs
 
-    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws -> T {
-        try decode(T.self, try await send(.GET, T.resource.objectPath(namespace: ns(T.self, namespace), name: name)))
+    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String, timeout: Duration? = nil) async throws -> T {
+        try decode(T.self, try await send(.GET, T.resource.objectPath(namespace: ns(T.self, namespace), name: name), timeout: timeout))
     }
 
     /// One page of a list.
@@ -69,15 +69,17 @@ public final class KubernetesClient: Sendable {
         }
     }
 
-    public func create<T: KubernetesObject>(_ object: T) async throws -> T {
+    public func create<T: KubernetesObject>(_ object: T, timeout: Duration? = nil) async throws -> T {
         let body = try JSONEncoder().encode(object)
-        return try decode(T.self, try await send(.POST, T.resource.collectionPath(namespace: ns(T.self, object.namespace)), body: body))
+        return try decode(
+            T.self, try await send(.POST, T.resource.collectionPath(namespace: ns(T.self, object.namespace)), body: body, timeout: timeout))
     }
 
     /// PUT. The object's resourceVersion is the precondition: a stale one fails with Conflict.
-    public func update<T: KubernetesObject>(_ object: T) async throws -> T {
+    public func update<T: KubernetesObject>(_ object: T, timeout: Duration? = nil) async throws -> T {
         let body = try JSONEncoder().encode(object)
-        return try decode(T.self, try await send(.PUT, T.resource.objectPath(namespace: ns(T.self, object.namespace), name: object.name), body: body))
+        let path = T.resource.objectPath(namespace: ns(T.self, object.namespace), name: object.name)
+        return try decode(T.self, try await send(.PUT, path, body: body, timeout: timeout))
     }
 
     public func updateStatus<T: KubernetesObject>(_ object: T) async throws -> T {
