@@ -1,7 +1,7 @@
 # The two commands of the README, and the benchmarks.
 SWIFT ?= swift
 
-.PHONY: build test demo bench-alloc release clean
+.PHONY: build test demo bench-alloc release clean proto
 
 build:
 	scripts/ensure-deps.sh build
@@ -28,3 +28,10 @@ bench-alloc:
 
 clean:
 	rm -rf .build .build-*
+
+## Regenerates Sources/SnapshotStore/Generated from proto/ (needs protoc; builds protoc-gen-swift once, ~1-10 min).
+proto:
+	command -v protoc >/dev/null || (apt-get install -y --no-install-recommends protobuf-compiler)
+	$(SWIFT) build -c release --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build/release/protoc-gen-swift --swift_opt=Visibility=Internal \
+		--swift_out=Sources/SnapshotStore/Generated -I proto proto/snapshot.proto

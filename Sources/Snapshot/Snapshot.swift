@@ -107,6 +107,23 @@ public struct Labels: Sendable, Hashable, Sequence {
         sorted = byName.map { Label(name: $0.key, value: $0.value) }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
+    private init(storage: [Label]) { sorted = storage }
+
+    /// Builds from pairs already sorted by name without duplicates (as stored snapshots are),
+    /// falling back to sorting when they are not.
+    public init(presorted pairs: [(String, String)]) {
+        var ordered = true
+        for i in pairs.indices.dropFirst() where !pairs[i - 1].0.utf8.lexicographicallyPrecedes(pairs[i].0.utf8) {
+            ordered = false
+            break
+        }
+        if ordered {
+            self.init(storage: pairs.map { Label(name: $0.0, value: $0.1) })
+        } else {
+            self.init(pairs)
+        }
+    }
+
     public subscript(name: String) -> String? {
         sorted.first { $0.name == name }?.value
     }
