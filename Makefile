@@ -35,3 +35,6 @@ proto:
 	$(SWIFT) build -c release --product protoc-gen-swift
 	protoc --plugin=protoc-gen-swift=.build/release/protoc-gen-swift --swift_opt=Visibility=Internal \
 		--swift_out=Sources/SnapshotStore/Generated -I proto proto/snapshot.proto
+
+bench-snapshot:
+	$(SWIFT) run -c release snapshot-bench

@@ -73,6 +73,9 @@ let package = Package(
             exclude: ["Generated/README.md"],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "snapshot-bench", dependencies: ["SnapshotStore", "Snapshot", "JSON"], path: "Sources/SnapshotBenchmark",
+            swiftSettings: strict),
         .target(
             name: "LeaderElection",
             dependencies: [
@@ -153,6 +156,11 @@ let package = Package(
         .testTarget(
             name: "KubernetesClientTests",
             dependencies: ["KubernetesClient", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SnapshotStoreTests",
+            dependencies: ["SnapshotStore", "Snapshot", "JSON", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
     ]

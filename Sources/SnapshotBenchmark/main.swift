@@ -1,0 +1,63 @@
+// Encode+compress and decode of snapshots of 10k, 100k and 1M targets (issue 5 targets:
+// 100k encoded ≤ 300 ms and decoded ≤ 300 ms on one core, ≤ 40 bytes/target stored).
+// Run: swift run -c release snapshot-bench [--quick]
+import Foundation
+import JSON
+import Snapshot
+import SnapshotStore
+
+func sample(_ count: Int) -> Snapshot {
+    let collectors = (0..<100).map { Collector(name: "collector-\($0)", node: "node-\($0 % 50)") }
+    let jobs = (0..<50).map { Job(name: "serviceMonitor/ns-\($0 % 7)/app-\($0)/0", scrapeConfig: .object([JSONMember("job_name", .string("j\($0)"))])) }
+    var state: UInt64 = 0x9e37_79b9
+    func next() -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(state >> 33)
+    }
+    return Snapshot(
+        epoch: 1, generation: 1, createdAtMillis: 0, leader: "bench", collectors: collectors, jobs: jobs,
+        targets: (0..<count).map { i in
+            let ip = "10.\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)"
+            return Target(
+                job: jobs[next() % jobs.count].name,
+                labels: Labels([
+                    ("__address__", "\(ip):8080"), ("__meta_kubernetes_namespace", "ns-\(i % 7)"),
+                    ("__meta_kubernetes_pod_name", "app-\(i / 3)-7d9f8b-\(i % 9973)"), ("__meta_kubernetes_pod_ip", ip),
+                    ("__meta_kubernetes_pod_node_name", "node-\(i % 500)"), ("__meta_kubernetes_pod_label_app", "app-\(i % 40)"),
+                    ("__meta_kubernetes_pod_container_name", "main"), ("__meta_kubernetes_pod_container_port_name", "metrics"),
+                    ("__meta_kubernetes_pod_container_port_number", "8080"), ("__meta_kubernetes_pod_ready", "true"),
+                ]), collector: collectors[next() % collectors.count].name)
+        })
+}
+
+func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        times.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+let quick = CommandLine.arguments.contains("--quick")
+print("targets     encode ms  decode ms  stored bytes  bytes/target  chunks(900KiB)")
+for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
+    let snapshot = sample(count)
+    var encoded: (compressed: [UInt8], uncompressedSize: Int) = ([], 0)
+    let runs = count >= 1_000_000 ? 3 : 5
+    let encodeMs = try median(runs) { encoded = try SnapshotCodec.encode(snapshot) }
+    let decodeMs = try median(runs) { _ = try SnapshotCodec.decode(encoded.compressed, uncompressedSize: encoded.uncompressedSize) }
+    let perTarget = Double(encoded.compressed.count) / Double(count)
+    print(
+        String(
+            format: "%-10d  %9.1f  %9.1f  %12d  %12.1f  %d", count, encodeMs, decodeMs, encoded.compressed.count, perTarget,
+            (encoded.compressed.count + 900 * 1024 - 1) / (900 * 1024)))
+    if count == 100_000 {
+        print(
+            String(
+                format: "  100k targets: encode %.0f ms (target ≤ 300, ratio %.2f), decode %.0f ms (target ≤ 300, ratio %.2f), %.1f B/target (target ≤ 40, ratio %.2f)",
+                encodeMs, encodeMs / 300, decodeMs, decodeMs / 300, perTarget, perTarget / 40))
+    }
+}
