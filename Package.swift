@@ -98,7 +98,8 @@ let package = Package(
         .target(
             name: "TargetAllocator",
             dependencies: [
-                "HTTPServer", "Snapshot", "ServiceDiscoveryAPI",
+                "HTTPServer", "Snapshot", "ServiceDiscoveryAPI", "JSON",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
