@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import KubernetesEmulator
+import Logging
+import NIOCore
+
+struct KubeEmulatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kube-emulator",
+        abstract: "An in-memory Kubernetes API server for tests and kubectl.",
+        discussion: """
+            Serves core v1 pods, services, endpoints, configmaps, secrets, nodes, namespaces; discovery.k8s.io/v1
+            endpointslices; coordination.k8s.io/v1 leases; monitoring.coreos.com servicemonitors, podmonitors, probes and
+            scrapeconfigs. Example:
+              kube-emulator --port 0 --token admin=secret --kubeconfig-out /tmp/emu.kubeconfig
+              kubectl --kubeconfig /tmp/emu.kubeconfig get pods
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0 = ephemeral).") var port = 6443
+    @Flag(help: "Serve HTTPS (needs --cert and --key).") var https = false
+    @Option(help: "PEM certificate chain for HTTPS.") var cert: String?
+    @Option(help: "PEM private key for HTTPS.") var key: String?
+    @Option(name: .customLong("token"), help: "IDENTITY=TOKEN, repeatable; without any, requests are anonymous.")
+    var tokens: [String] = []
+    @Option(help: "Write a kubeconfig using the first token to this path.") var kubeconfigOut: String?
+    @Option(help: "CA certificate to name in the kubeconfig (HTTPS); without it the kubeconfig skips verification.")
+    var kubeconfigCA: String?
+    @Option(help: "Seconds between watch bookmarks.") var bookmarkSeconds = 60
+    @Option(help: "Watch events kept for resuming.") var history = 100_000
+    @Option(help: "Load this many benchmark pods into the default namespace.") var pods = 0
+
+    func validate() throws {
+        if https && (cert == nil || key == nil) { throw ValidationError("--https needs --cert and --key") }
+        for t in tokens where !t.contains("=") { throw ValidationError("--token wants IDENTITY=TOKEN, got \(t)") }
+    }
+
+    func serve() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var configuration = KubernetesEmulator.Configuration()
+        configuration.host = host
+        configuration.port = port
+        if https, let cert, let key { configuration.tls = (cert, key) }
+        var first: (identity: String, token: String)?
+        for t in tokens {
+            let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
+            configuration.tokens[parts[1]] = parts[0]
+            if first == nil { first = (parts[0], parts[1]) }
+        }
+        configuration.bookmarkInterval = .seconds(Int64(bookmarkSeconds))
+        configuration.historyLimit = history
+        let emulator = try await KubernetesEmulator.start(configuration)
+        if pods > 0 { emulator.loadPods(count: pods) }
+        if let kubeconfigOut {
+            try emulator.writeKubeconfig(
+                to: kubeconfigOut, token: first?.token, user: first?.identity ?? "anonymous", certificateAuthority: kubeconfigCA)
+        }
+        FileHandle.standardOutput.write(Data((emulator.url + "\n").utf8))
+        // Serve until interrupted.
+        let (signals, continuation) = AsyncStream<Void>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { continuation.finish() }
+            source.resume()
+            sources.append(source)
+        }
+        for await _ in signals {}
+        for source in sources { source.cancel() }
+        try await emulator.shutdown()
+    }
+}
+
+let command = KubeEmulatorCommand.parseOrExit()
+do {
+    try await command.serve()
+} catch {
+    KubeEmulatorCommand.exit(withError: error)
+}
