@@ -7,6 +7,8 @@ what="${1:-build}"
 packages=(libnghttp2-dev zlib1g-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(curl nghttp2-client openssl prometheus)
+  # The emulator tests drive the real kubectl; Debian's kubernetes-client when none is installed.
+  command -v kubectl >/dev/null || packages+=(kubernetes-client)
 fi
 missing=()
 for p in "${packages[@]}"; do

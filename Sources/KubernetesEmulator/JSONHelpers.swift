@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 extension JSONValue {
     /// Object members, or nil for other values.
@@ -9,12 +9,13 @@ extension JSONValue {
 
     var isObject: Bool { members != nil }
 
-    var arrayValue: [JSONValue]? {
+    /// The elements, or nil for other values.
+    public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
-    var boolValue: Bool? {
+    public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
@@ -25,7 +26,7 @@ extension JSONValue {
     }
 
     /// The value at a path of member names.
-    func at(_ path: String...) -> JSONValue? {
+    public func at(_ path: String...) -> JSONValue? {
         var current: JSONValue? = self
         for key in path { current = current?[key] }
         return current
