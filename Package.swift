@@ -47,6 +47,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "JSON", swiftSettings: strict),
+        .target(name: "Allocation", swiftSettings: strict),
+        .executableTarget(
+            name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
+            swiftSettings: strict),
         .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
         .target(
             name: "KubernetesClient",
@@ -60,6 +64,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KubernetesEmulator",
+            dependencies: [
+                "JSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "kube-emulator",
+            dependencies: [
+                "KubernetesEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/KubeEmulatorCommand",
             swiftSettings: strict
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -96,9 +124,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Discovery",
+            dependencies: [
+                "Snapshot", "JSON", "KubernetesClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "TargetAllocator",
             dependencies: [
-                "HTTPServer", "Snapshot", "ServiceDiscoveryAPI", "JSON",
+                "HTTPServer", "Snapshot", "ServiceDiscoveryAPI", "JSON", "Allocation", "Discovery", "KubernetesClient",
+                "LeaderElection", "SnapshotStore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -113,7 +150,10 @@ let package = Package(
         .executableTarget(
             name: "target-allocator",
             dependencies: [
-                "TargetAllocator", "HTTPServer",
+                "TargetAllocator", "HTTPServer", "KubernetesClient", "KubernetesEmulator", "Discovery", "Allocation",
+                "Snapshot", "JSON", "SnapshotStore", "LeaderElection",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -131,6 +171,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AllocationTests", dependencies: ["Allocation"], swiftSettings: strict),
+        .testTarget(
+            name: "KubernetesEmulatorTests",
+            dependencies: [
+                "KubernetesEmulator", "KubernetesClient", "JSON", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

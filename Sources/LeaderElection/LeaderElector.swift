@@ -67,7 +67,6 @@ public actor LeaderElector {
 
     private var cached: Lease?
     private var observedSpec: Lease.Spec?
-    private var observedRaw: Data?
     private var observedTime: ContinuousClock.Instant = .now
     private var lastRenew: ContinuousClock.Instant?
 
@@ -108,7 +107,8 @@ public actor LeaderElector {
             }
             logger.info("stopped leading", metadata: ["identity": "\(configuration.identity)"])
             if Task.isCancelled {
-                await release()
+                // Our own task is cancelled, and so would be its requests: release from a fresh one.
+                await Task { await self.release() }.value
                 return
             }
         }
@@ -128,17 +128,31 @@ public actor LeaderElector {
         return nil
     }
 
+    /// Renews every `retryPeriod` until a renew round misses the deadline (each attempt is
+    /// cut off when `renewDeadline` has passed since the last success, however slow the API
+    /// server is) or another holder is seen.
     private func renewUntilLost() async {
         while !Task.isCancelled {
             do { try await clock.sleep(for: configuration.retryPeriod) } catch { return }
-            let renewed = await tryAcquireOrRenew()
-            if let lastRenew, clock.now - lastRenew >= configuration.renewDeadline {
+            let deadline = (lastRenew ?? clock.now) + configuration.renewDeadline
+            let clock = self.clock
+            let renewed = await withTaskGroup(of: Bool?.self) { group in
+                group.addTask { await self.tryAcquireOrRenew() }
+                group.addTask {
+                    try? await clock.sleep(until: deadline)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            if renewed == nil || clock.now >= deadline && renewed != true {
                 logger.error(
                     "failed to renew the lease within the renew deadline; giving up leadership",
                     metadata: ["identity": "\(configuration.identity)"])
                 return
             }
-            if !renewed, !leadership.isLeader {
+            if renewed == false, !leadership.isLeader {
                 logger.warning("lost the lease to another holder", metadata: ["leader": "\(leadership.leader ?? "")"])
                 return
             }
@@ -180,11 +194,10 @@ public actor LeaderElector {
         }
 
         // 3. Record changed since we last looked: restart the expiry clock.
-        let raw = try? JSONEncoder().encode(lease.spec)
+        // Compared as values: serializations need not be stable (key order may vary).
         cached = lease
-        if raw != observedRaw {
+        if lease.spec != observedSpec {
             observedSpec = lease.spec
-            observedRaw = raw
             observedTime = clock.now
             publishObserved()
         }
@@ -227,7 +240,6 @@ public actor LeaderElector {
     private func observe(_ lease: Lease, wroteAt instant: ContinuousClock.Instant) {
         cached = lease
         observedSpec = lease.spec
-        observedRaw = try? JSONEncoder().encode(lease.spec)
         observedTime = instant
         lastRenew = instant
         publishObserved()

@@ -60,6 +60,19 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         current.withLockedValue { $0 = rendered }
     }
 
+    /// Installs `snapshot` only if it is newer (epoch, then generation) than the one served;
+    /// atomic against concurrent installers, so the served snapshot never goes back.
+    @discardableResult
+    public func installIfNewer(_ snapshot: Snapshot) -> Bool {
+        if let served = installed, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
+        let rendered = RenderedSnapshot(snapshot)
+        return current.withLockedValue { current in
+            if let served = current, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
+            current = rendered
+            return true
+        }
+    }
+
     /// The installed snapshot's epoch and generation, if any.
     public var installed: (epoch: UInt64, generation: UInt64)? {
         current.withLockedValue { $0.map { ($0.epoch, $0.generation) } }

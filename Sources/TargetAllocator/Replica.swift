@@ -1,11 +1,15 @@
 public import HTTPServer
+public import KubernetesClient
+public import LeaderElection
 public import Logging
-import Metrics
+public import Metrics
+public import Snapshot
 public import NIOCore
 import NIOConcurrencyHelpers
 public import Prometheus
 public import ServiceDiscoveryAPI
 public import ServiceLifecycle
+public import SnapshotStore
 
 /// How one replica serves: listeners, TLS material and where its snapshot comes from.
 public struct ReplicaSettings: Sendable {
@@ -19,19 +23,52 @@ public struct ReplicaSettings: Sendable {
     public var snapshotPollInterval: Duration = .seconds(1)
     public var tlsPollInterval: Duration = .seconds(5)
     public var limits = HTTPServerLimits()
+    /// Follow (and, when elected, write) the snapshot in the cluster's ConfigMaps.
+    public var cluster: ClusterRole?
 
     public init(identity: String) {
         self.identity = identity
     }
 }
 
+/// What the leader does during one term; cancelled when the term ends.
+public protocol LeaderWork: Sendable {
+    func lead(term: LeaderTerm) async
+}
+
+/// A replica's part in the cluster: every replica campaigns for the Lease and follows the
+/// committed snapshot; the one that leads also runs the pipeline that writes it.
+public struct ClusterRole: Sendable {
+    public var client: KubernetesClient
+    public var election: LeaderElectionConfiguration
+    public var store: SnapshotStoreConfiguration
+    /// Builds the leader's pipeline from the writer, the replica's metrics and the callback
+    /// that serves a commit.
+    public typealias PipelineFactory = @Sendable (
+        SnapshotWriter, any MetricsFactory, _ committed: @escaping @Sendable (Snapshot) -> Void
+    ) -> any LeaderWork
+    public var pipeline: PipelineFactory
+
+    public init(
+        client: KubernetesClient, election: LeaderElectionConfiguration, store: SnapshotStoreConfiguration,
+        pipeline: @escaping PipelineFactory
+    ) {
+        self.client = client
+        self.election = election
+        self.store = store
+        self.pipeline = pipeline
+    }
+}
+
 /// One target-allocator replica: the HTTP(S) data plane plus whatever keeps its snapshot
 /// current. Runs under ServiceLifecycle; a graceful shutdown stops accepting and closes
 /// open connections.
-public final class Replica: Service {
+public final class Replica: ServiceLifecycle.Service {
     public let settings: ReplicaSettings
     public let registry: PrometheusCollectorRegistry
     public let responder: ServiceDiscoveryResponder
+    /// The Lease campaign, when the replica runs in a cluster.
+    public let elector: LeaderElector?
     private let group: any EventLoopGroup
     private let logger: Logger
     public typealias Addresses = (plain: SocketAddress?, tls: SocketAddress?)
@@ -39,14 +76,20 @@ public final class Replica: Service {
     private let start = NIOLockedValueBox<(result: Result<Addresses, any Error>?, waiters: [CheckedContinuation<Addresses, any Error>])>(
         (nil, []))
 
-    public init(settings: ReplicaSettings, group: any EventLoopGroup, logger: Logger) {
+    /// Throws when the cluster role's election timings are invalid.
+    public init(settings: ReplicaSettings, group: any EventLoopGroup, logger: Logger) throws {
         self.settings = settings
         self.group = group
         self.logger = logger
         registry = PrometheusCollectorRegistry()
+        let elector = try settings.cluster.map {
+            try LeaderElector(client: $0.client, configuration: $0.election, logger: logger)
+        }
+        self.elector = elector
         responder = ServiceDiscoveryResponder(
             options: .init(identity: settings.identity, allowInsecureAuthSecrets: settings.allowInsecureAuthSecrets),
-            registry: registry)
+            registry: registry,
+            leadership: { elector?.leadership ?? (nil, false) })
     }
 
     /// The bound addresses, once listening (useful with port 0); throws if binding failed.
@@ -84,6 +127,9 @@ public final class Replica: Service {
                 if let source {
                     group.addTask { await source.run(every: self.settings.snapshotPollInterval) }
                 }
+                if let cluster = self.settings.cluster, let elector = self.elector {
+                    self.runClusterRole(cluster, elector: elector, metrics: factory, in: &group)
+                }
                 if let tlsProvider {
                     group.addTask { await tlsProvider.watch(every: self.settings.tlsPollInterval, logger: self.logger) }
                 }
@@ -95,6 +141,30 @@ public final class Replica: Service {
         }
         logger.info("shutting down replica", metadata: ["identity": "\(settings.identity)"])
         await server.shutdown()
+    }
+
+    private func runClusterRole(
+        _ cluster: ClusterRole, elector: LeaderElector, metrics: any MetricsFactory, in group: inout DiscardingTaskGroup
+    ) {
+        let responder = self.responder
+        let installed = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "configmap")], factory: metrics)
+        let rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "configmap")], factory: metrics)
+        let reader = SnapshotReader(
+            client: cluster.client, configuration: cluster.store, logger: logger,
+            current: { responder.installed },
+            install: { snapshot in
+                if responder.installIfNewer(snapshot) { installed.increment() }
+            },
+            onOutcome: { outcome in
+                if case .rejected = outcome { rejected.increment() }
+            })
+        let writer = SnapshotWriter(client: cluster.client, configuration: cluster.store, logger: logger)
+        let pipeline = cluster.pipeline(writer, metrics) { snapshot in
+            // The reader would also see it; installing here makes the leader serve its commit at once.
+            responder.installIfNewer(snapshot)
+        }
+        group.addTask { await reader.run() }
+        group.addTask { await elector.run { term in await pipeline.lead(term: term) } }
     }
 
     private func resolveStart(_ result: Result<Addresses, any Error>) {

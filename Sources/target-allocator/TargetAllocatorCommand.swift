@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import HTTPServer
+import KubernetesClient
 import Logging
 import NIOCore
 import NIOPosix
@@ -12,7 +13,7 @@ struct TargetAllocatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "target-allocator",
         abstract: "A highly-available target allocator for Prometheus-style scraping.",
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, DemoCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 
@@ -52,6 +53,9 @@ struct RunCommand: AsyncParsableCommand {
         help: "Serve this JSON snapshot and follow its changes, instead of the cluster's snapshot ConfigMaps.")
     var snapshotFile: String?
 
+    @Option(name: .customLong("kubeconfig-path"), help: "Kubeconfig to reach the API server (default: in-cluster, then $KUBECONFIG).")
+    var kubeconfigPath: String?
+
     @Option(name: .customLong("event-loop-threads"), help: "Event-loop threads serving HTTP (default: one per core).")
     var eventLoopThreads: Int = System.coreCount
 
@@ -67,10 +71,6 @@ struct RunCommand: AsyncParsableCommand {
             guard certFile != nil, keyFile != nil else {
                 throw ValidationError("--enable-https-server needs --https-tls-cert-file and --https-tls-key-file")
             }
-        }
-        guard snapshotFile != nil else {
-            throw ValidationError(
-                "no snapshot source: pass --snapshot-file (the Kubernetes control plane that fills the snapshot ConfigMaps is not built yet)")
         }
     }
 
@@ -92,17 +92,37 @@ struct RunCommand: AsyncParsableCommand {
         settings.allowInsecureAuthSecrets =
             allowInsecureAuthSecrets || ProcessInfo.processInfo.environment["ALLOW_INSECURE_AUTH_SECRETS"] == "true"
         settings.snapshotFile = snapshotFile
+        var client: KubernetesClient?
+        if snapshotFile == nil {
+            let environment = ProcessInfo.processInfo.environment
+            let config = try AllocatorConfig.load(path: configFile, environment: environment)
+            let clusterConfiguration: ClusterConfiguration
+            if let path = kubeconfigPath ?? config.kubeConfigPath {
+                clusterConfiguration = try .kubeconfig(path: path)
+            } else if environment["KUBERNETES_SERVICE_HOST"] != nil {
+                clusterConfiguration = try .inCluster()
+            } else {
+                clusterConfiguration = try .kubeconfig()
+            }
+            let namespace = environment["POD_NAMESPACE"] ?? clusterConfiguration.namespace ?? "default"
+            let kubernetes = try KubernetesClient(configuration: clusterConfiguration)
+            client = kubernetes
+            settings.cluster = try ClusterRole.standard(
+                config: config, client: kubernetes, identity: name, namespace: namespace, logger: logger)
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
-        let replica = Replica(settings: settings, group: group, logger: logger)
+        let replica = try Replica(settings: settings, group: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [replica], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await services.run()
         } catch {
+            try? await client?.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }
+        try? await client?.shutdown()
         try await group.shutdownGracefully()
     }
 }

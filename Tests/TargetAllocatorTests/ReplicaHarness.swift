@@ -14,7 +14,7 @@ func withReplica<T>(
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     var logger = Logger(label: "replica")
     logger.logLevel = .warning
-    let replica = Replica(settings: settings, group: group, logger: logger)
+    let replica = try Replica(settings: settings, group: group, logger: logger)
     let running = Task { try await replica.run() }
     do {
         let addresses = try await replica.addresses()

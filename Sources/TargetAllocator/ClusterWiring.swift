@@ -1,0 +1,57 @@
+public import Allocation
+import Discovery
+public import KubernetesClient
+import LeaderElection
+public import Logging
+import Snapshot
+import SnapshotStore
+
+extension ClusterRole {
+    /// The product's wiring from its config file: the Lease and snapshot ConfigMaps in
+    /// `namespace`, collectors from the collector pods, targets from the scrape configs.
+    public static func standard(
+        config: AllocatorConfig, client: KubernetesClient, identity: String, namespace: String, logger: Logger
+    ) throws -> ClusterRole {
+        var election = LeaderElectionConfiguration(leaseName: config.leaderElection.leaseName, namespace: namespace, identity: identity)
+        election.leaseDuration = config.leaderElection.leaseDuration
+        election.renewDeadline = config.leaderElection.renewDeadline
+        election.retryPeriod = config.leaderElection.retryPeriod
+        try election.validate()
+        let store = SnapshotStoreConfiguration(namespace: namespace, manifestName: config.snapshot.configMapName)
+        let allocation = try config.allocatorConfiguration()
+        let watcher = CollectorWatcher(
+            namespace: config.collectorNamespace ?? namespace, labelSelector: config.collectorSelector?.queryString,
+            gracePeriod: config.collectorNotReadyGracePeriod)
+        let scrapeConfigs = config.scrapeConfigs
+        let minWriteInterval = config.snapshot.minWriteInterval
+        return ClusterRole(client: client, election: election, store: store) { writer, metrics, committed in
+            LeaderPipeline(
+                identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
+                targets: { publish in
+                    let found = StaticConfigs.discover(scrapeConfigs: scrapeConfigs)
+                    for problem in found.problems { logger.error("skipping part of the scrape configs: \(problem)") }
+                    publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                },
+                collectors: { publish in await watcher.run(client: client, logger: logger, publish: publish) },
+                committed: committed, metrics: metrics, logger: logger)
+        }
+    }
+}
+
+extension AllocatorConfig {
+    /// The allocation strategy the config names (validated when the config was parsed).
+    public func allocatorConfiguration() throws -> AllocatorConfiguration {
+        var fallback: FallbackStrategy?
+        if let name = allocationFallbackStrategy {
+            guard let parsed = FallbackStrategy(name: name) else {
+                throw Problems(problems: ["allocation_fallback_strategy: must be consistent-hashing or least-weighted, not \"\(name)\""])
+            }
+            fallback = parsed
+        }
+        guard let strategy = AllocationStrategy(name: allocationStrategy) else {
+            throw Problems(problems: ["allocation_strategy: unknown \"\(allocationStrategy)\""])
+        }
+        return AllocatorConfiguration(strategy: strategy, fallbackStrategy: fallback)
+    }
+}
