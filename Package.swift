@@ -198,7 +198,10 @@ let package = Package(
         .testTarget(
             name: "TargetAllocatorTests",
             dependencies: [
-                "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport",
+                "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport", "KubernetesEmulator", "KubernetesClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -212,7 +215,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SnapshotStoreTests",
-            dependencies: ["SnapshotStore", "Snapshot", "JSON", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "SnapshotStore", "Snapshot", "JSON", "TestSupport", "KubernetesEmulator", "KubernetesClient",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ]

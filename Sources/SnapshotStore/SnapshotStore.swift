@@ -85,11 +85,19 @@ public actor SnapshotWriter {
         throw SnapshotStoreError.corrupt("manifest kept changing during the write")
     }
 
+    /// Re-reads the manifest. One that does not parse is overwritten (still by compare-and-swap
+    /// on its resourceVersion): a corrupt manifest must not block every future leader.
     private func refresh() async throws {
-        if let (manifest, version) = try await SnapshotReader.fetchManifest(client: client, configuration: configuration) {
-            stored = manifest
-            manifestVersion = version
-        } else {
+        do {
+            let cm = try await client.get(ConfigMap.self, namespace: configuration.namespace, name: configuration.manifestName)
+            manifestVersion = cm.metadata.resourceVersion
+            do {
+                stored = try SnapshotReader.parseManifest(cm)
+            } catch {
+                logger.error("the stored snapshot manifest is unreadable; the next write replaces it", metadata: ["error": "\(error)"])
+                stored = nil
+            }
+        } catch let error as KubernetesError where error.isNotFound {
             stored = nil
             manifestVersion = nil
         }

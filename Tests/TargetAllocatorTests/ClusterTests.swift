@@ -1,0 +1,204 @@
+import Foundation
+import JSON
+import KubernetesEmulator
+import NIOConcurrencyHelpers
+import TestSupport
+import Testing
+
+/// Three replicas against the emulator (issue 5): steady state, crash and graceful failover,
+/// a partitioned leader, an unreachable API server. Lease timings are short (3 s / 2 s / 0.5 s);
+/// deadlines are generous because the machine may be loaded, and each measured figure is printed.
+@Suite(.serialized) struct ClusterTests {
+    static let collectors = ["collector-0", "collector-1", "collector-2"]
+
+    /// Waits until every running replica serves the same (epoch, generation) with at least `minEpoch`.
+    func converged(_ cluster: ClusterHarness, minEpoch: Int = 1, timeout: Double = 30) async -> (epoch: Int, generation: Int)? {
+        var result: (epoch: Int, generation: Int)?
+        let ok = await eventually(timeout: timeout) {
+            var seen: [(Int, Int)] = []
+            for identity in cluster.running.keys {
+                guard let served = await cluster.served(identity) else { return false }
+                seen.append((served.epoch, served.generation))
+            }
+            guard let first = seen.first, first.0 >= minEpoch, seen.allSatisfy({ $0 == first }) else { return false }
+            result = first
+            return true
+        }
+        return ok ? result : nil
+    }
+
+    /// Every replica answers every job × collector with the same bytes and ETag; returns the assignment.
+    func identicalAnswers(_ cluster: ClusterHarness) async throws -> [String: String] {
+        var reference: [String: ClusterHarness.Answer]?
+        for identity in cluster.running.keys.sorted() {
+            let answers = try #require(await cluster.answers(identity, collectors: Self.collectors))
+            if let reference {
+                #expect(answers == reference, "replica \(identity) serves different bytes")
+            } else {
+                reference = answers
+            }
+        }
+        let assignment = ClusterHarness.assignment(try #require(reference))
+        return assignment
+    }
+
+    /// Polls random survivors during a failover; counts answers that are not a full 200.
+    final class Poller: Sendable {
+        let failures = NIOLockedValueBox<[String]>([])
+        let count = NIOLockedValueBox(0)
+
+        func run(_ cluster: ClusterHarness, survivors: [String]) async {
+            var i = 0
+            while !Task.isCancelled {
+                let identity = survivors[i % survivors.count]
+                let path = ClusterHarness.targetsPath(job: "web", collector: ClusterTests.collectors[i % 3])
+                let answer = await cluster.get(identity, path)
+                if Task.isCancelled { break }
+                count.withLockedValue { $0 += 1 }
+                if answer?.status != 200 || answer?.body.hasPrefix("[{") != true {
+                    failures.withLockedValue { $0.append("\(identity) \(path): \(answer.map { "\($0.status)" } ?? "no answer")") }
+                }
+                i += 1
+            }
+        }
+    }
+
+    @Test func steadyStateThenCrashedLeaderFailsOverWithoutMovingTargets() async throws {
+        let cluster = try await ClusterHarness(replicas: 3, collectors: 3, targets: 200)
+        do {
+            let first = try #require(await converged(cluster))
+            let before = try await identicalAnswers(cluster)
+            #expect(before.count == 200)
+            #expect(Set(before.values) == Set(Self.collectors))
+            let leader = try #require(cluster.leaders.first)
+            #expect(cluster.leaders.count == 1)
+
+            let survivors = cluster.running.keys.filter { $0 != leader }.sorted()
+            let poller = Poller()
+            let polling = Task { await poller.run(cluster, survivors: survivors) }
+            let crashed = ContinuousClock.now
+            await cluster.stop(leader, crash: true)
+            let tookOver = await eventually(timeout: 30) { cluster.leaders.count == 1 }
+            let failover = ContinuousClock.now - crashed
+            print("crash failover: a new leader after \(failover) (bound: lease 3 s + 2 × retry 0.5 s)")
+            #expect(tookOver)
+            #expect(failover < .seconds(ClusterHarness.leaseDuration + 1 + 5), "failover took \(failover)")
+
+            // The new leader's first write carries a new epoch and the same assignment.
+            let after = try #require(await converged(cluster, minEpoch: first.epoch + 1))
+            polling.cancel()
+            await polling.value
+            #expect(after.epoch > first.epoch)
+            #expect(poller.failures.withLockedValue { $0 }.isEmpty, "\(poller.failures.withLockedValue { $0.prefix(5) })")
+            #expect(poller.count.withLockedValue { $0 } > 10)
+            let moved = try await identicalAnswers(cluster)
+            #expect(moved == before, "targets changed collector across the failover")
+
+            // Graceful shutdown of the new leader: handover within about two retry periods.
+            let second = try #require(cluster.leaders.first)
+            let stopped = ContinuousClock.now
+            await cluster.stop(second, crash: false)
+            #expect(await eventually(timeout: 30) { cluster.leaders.count == 1 })
+            let handover = ContinuousClock.now - stopped
+            print("graceful handover: \(handover) (bound: about 2 × retry 0.5 s)")
+            #expect(handover < .seconds(4), "handover took \(handover)")
+            _ = try #require(await converged(cluster, minEpoch: after.epoch + 1))
+            #expect(try await identicalAnswers(cluster) == before)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func partitionedLeaderStopsWritingBeforeItsLeaseExpires() async throws {
+        let cluster = try await ClusterHarness(replicas: 3, collectors: 2, targets: 100)
+        do {
+            let first = try #require(await converged(cluster))
+            let leader = try #require(cluster.leaders.first)
+            // Sample who believes it leads, all along.
+            let overlaps = NIOLockedValueBox(0)
+            let sampling = Task {
+                while !Task.isCancelled {
+                    if cluster.leaders.count > 1 { overlaps.withLockedValue { $0 += 1 } }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            cluster.emulator.partition(leader, mode: .hang)
+            // Give the cut-off leader a reason to write: a collector appears.
+            try await cluster.addCollector(2)
+            #expect(await eventually(timeout: 30) { cluster.leaders.count == 1 && cluster.leaders.first != leader })
+            #expect(
+                await eventually(timeout: 30) {
+                    guard let served = await cluster.served(cluster.leaders.first ?? "") else { return false }
+                    return served.epoch > first.epoch
+                })
+            cluster.emulator.heal(leader)
+            // Healed, the old leader follows and converges on the new term.
+            _ = try #require(await converged(cluster, minEpoch: first.epoch + 1))
+            sampling.cancel()
+            await sampling.value
+            #expect(overlaps.withLockedValue { $0 } == 0, "two replicas believed they led at once")
+            Self.expectNoWriteOutsideTerm(cluster.emulator.auditLog, leaseDuration: Double(ClusterHarness.leaseDuration))
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// Every snapshot write (a ConfigMap write by a replica) falls inside its writer's term:
+    /// after one of its own Lease writes, before that write's lease ran out, and with no
+    /// other identity's Lease write in between.
+    static func expectNoWriteOutsideTerm(_ audit: [AuditEntry], leaseDuration: Double) {
+        var lastLeaseWrite: (identity: String, time: Date)?
+        var lastOwnLeaseWrite: [String: Date] = [:]
+        var checked = 0
+        for entry in audit.sorted(by: { (Int($0.resourceVersion) ?? 0) < (Int($1.resourceVersion) ?? 0) }) {
+            if entry.resource.hasPrefix("leases") {
+                lastLeaseWrite = (entry.identity, entry.time)
+                lastOwnLeaseWrite[entry.identity] = entry.time
+            } else if entry.resource == "configmaps", entry.identity.hasPrefix("ta-") {
+                checked += 1
+                let own = lastOwnLeaseWrite[entry.identity]
+                #expect(own != nil, "\(entry) before its writer ever held the Lease")
+                #expect(lastLeaseWrite?.identity == entry.identity, "\(entry) after \(lastLeaseWrite?.identity ?? "?") took the Lease")
+                if let own { #expect(entry.time.timeIntervalSince(own) < leaseDuration, "\(entry) after its lease ran out") }
+            }
+        }
+        #expect(checked > 0)
+    }
+
+    @Test func replicasKeepServingWhileTheAPIServerIsDown() async throws {
+        let cluster = try await ClusterHarness(replicas: 3, collectors: 3, targets: 100)
+        do {
+            let first = try #require(await converged(cluster))
+            let identities = cluster.running.keys.sorted()
+            for identity in identities { cluster.emulator.partition(identity, mode: .refuse) }
+            // Down for several lease durations: the leader steps down, nobody can lead, all serve.
+            let down = ContinuousClock.now
+            var polls = 0
+            while ContinuousClock.now - down < .seconds(10) {
+                for identity in identities {
+                    let answer = await cluster.get(identity, ClusterHarness.targetsPath(job: "web", collector: "collector-1"))
+                    #expect(answer?.status == 200 && answer?.body.hasPrefix("[{") == true, "\(identity) stopped serving")
+                    polls += 1
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(polls > 30)
+            #expect(cluster.leaders.isEmpty, "a replica kept leading without the API server")
+            for identity in identities { cluster.emulator.heal(identity) }
+            // Recovery without restart: a change made now reaches every replica.
+            try await cluster.removeCollector(2)
+            let after = try #require(await converged(cluster, minEpoch: first.epoch + 1, timeout: 60))
+            #expect(after.epoch > first.epoch)
+            let assignment = try await identicalAnswers(cluster)
+            #expect(Set(assignment.values) == ["collector-0", "collector-1"])
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}
