@@ -48,6 +48,18 @@ let package = Package(
         ),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "Allocation", swiftSettings: strict),
+        .target(name: "Relabel", swiftSettings: strict),
+        .executableTarget(
+            name: "cluster-bench",
+            dependencies: [
+                "TargetAllocator", "KubernetesEmulator", "KubernetesClient", "SnapshotStore", "Snapshot", "JSON", "HTTPServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ClusterBenchmark",
+            swiftSettings: strict),
         .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
@@ -126,7 +138,7 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient",
+                "Snapshot", "JSON", "KubernetesClient", "Relabel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -175,6 +187,32 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "AllocationTests", dependencies: ["Allocation"], swiftSettings: strict),
+        .testTarget(name: "RelabelTests", dependencies: ["Relabel"], swiftSettings: strict),
+        .testTarget(
+            name: "DiscoveryTests",
+            dependencies: [
+                "Discovery", "KubernetesClient", "KubernetesEmulator", "JSON", "Snapshot", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PrometheusOperatorTests",
+            dependencies: [
+                "Discovery", "KubernetesClient", "JSON", "Relabel", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DeployTests",
+            dependencies: [
+                "KubernetesEmulator", "KubernetesClient", "JSON", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KubernetesEmulatorTests",
             dependencies: [

@@ -1,0 +1,1 @@
+print("cluster-bench: not yet implemented")

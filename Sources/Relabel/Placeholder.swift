@@ -1,0 +1,2 @@
+/// Placeholder until relabeling lands.
+enum RelabelPlaceholder {}

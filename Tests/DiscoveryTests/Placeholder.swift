@@ -1,0 +1,2 @@
+import Testing
+@Suite struct DiscoveryTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }

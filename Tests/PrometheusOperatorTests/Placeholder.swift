@@ -1,0 +1,2 @@
+import Testing
+@Suite struct PrometheusOperatorTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }

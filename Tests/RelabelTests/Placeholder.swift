@@ -1,0 +1,2 @@
+import Testing
+@Suite struct RelabelTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }
