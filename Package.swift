@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "Allocation", swiftSettings: strict),
         .target(name: "Relabel", swiftSettings: strict),
+        .target(name: "PrometheusOperator", dependencies: ["JSON", "Relabel"], swiftSettings: strict),
         .executableTarget(
             name: "cluster-bench",
             dependencies: [
@@ -138,7 +139,7 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "Relabel",
+                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -198,16 +199,13 @@ let package = Package(
         ),
         .testTarget(
             name: "PrometheusOperatorTests",
-            dependencies: [
-                "Discovery", "KubernetesClient", "JSON", "Relabel", "TestSupport",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["PrometheusOperator", "JSON", "Relabel"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DeployTests",
             dependencies: [
-                "KubernetesEmulator", "KubernetesClient", "JSON", "TestSupport",
+                "KubernetesEmulator", "JSON", "TestSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,0 +1,2 @@
+/// Placeholder until the operator config generation lands.
+enum PrometheusOperatorPlaceholder {}
