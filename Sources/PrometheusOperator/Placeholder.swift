@@ -1,2 +1,0 @@
-/// Placeholder until the operator config generation lands.
-enum PrometheusOperatorPlaceholder {}

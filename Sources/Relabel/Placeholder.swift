@@ -1,2 +1,0 @@
-/// Placeholder until relabeling lands.
-enum RelabelPlaceholder {}

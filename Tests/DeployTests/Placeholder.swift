@@ -1,2 +1,0 @@
-import Testing
-@Suite struct DeployTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }

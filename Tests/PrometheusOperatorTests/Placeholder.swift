@@ -1,2 +1,0 @@
-import Testing
-@Suite struct PrometheusOperatorTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }

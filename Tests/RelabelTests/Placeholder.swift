@@ -1,2 +1,0 @@
-import Testing
-@Suite struct RelabelTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }
