@@ -33,14 +33,11 @@ public struct LabelBuilder: Sendable {
 
     /// `labels` may be in any order. Duplicate names: the last one wins. Empty values are dropped.
     public init(_ labels: [Label]) {
-        var ls = labels.filter { !$0.value.isEmpty }
+        var ls = labels
+        if ls.contains(where: { $0.value.isEmpty }) { ls.removeAll { $0.value.isEmpty } }
         if !Self.isStrictlySorted(ls) {
-            // Stable sort keeps input order among duplicates; then keep the last of each run.
-            ls = ls.enumerated().sorted { a, b in
-                if Bytes.less(a.element.name, b.element.name) { return true }
-                if Bytes.less(b.element.name, a.element.name) { return false }
-                return a.offset < b.offset
-            }.map(\.element)
+            Self.stableSort(&ls)
+            // Keep the last label of each run of equal names.
             var unique: [Label] = []
             unique.reserveCapacity(ls.count)
             for l in ls {
@@ -53,6 +50,36 @@ public struct LabelBuilder: Sendable {
             ls = unique
         }
         self.base = ls
+    }
+
+    /// Stable sort by name bytes. Swift's `<` agrees with byte order for NFC strings (all ASCII names),
+    /// so sort with it first and fall back to a byte-wise insertion sort only if the result is not in
+    /// byte order.
+    static func stableSort(_ ls: inout [Label]) {
+        if ls.count > 1 {
+            ls = ls.enumerated().sorted { a, b in
+                a.element.name < b.element.name || (a.element.name == b.element.name && a.offset < b.offset)
+            }.map(\.element)
+        }
+        if isSorted(ls) { return }
+        var i = 1
+        while i < ls.count {
+            var j = i
+            while j > 0 && Bytes.less(ls[j].name, ls[j - 1].name) {
+                ls.swapAt(j, j - 1)
+                j -= 1
+            }
+            i += 1
+        }
+    }
+
+    private static func isSorted(_ ls: [Label]) -> Bool {
+        var i = 1
+        while i < ls.count {
+            if Bytes.less(ls[i].name, ls[i - 1].name) { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Convenience for `(name, value)` pairs.
@@ -125,16 +152,23 @@ public struct LabelBuilder: Sendable {
     /// The current labels sorted by name.
     public func labels() -> [Label] {
         if added.isEmpty && deleted.isEmpty { return base }
+        var add = added
+        Self.stableSort(&add)  // names in `added` are unique
         var out: [Label] = []
-        out.reserveCapacity(base.count + added.count)
+        out.reserveCapacity(base.count + add.count)
+        var j = 0
         for l in base {
-            if deleted.contains(where: { Bytes.equal($0, l.name) }) { continue }
-            if added.contains(where: { Bytes.equal($0.name, l.name) }) { continue }
+            while j < add.count && Bytes.less(add[j].name, l.name) {
+                out.append(add[j])
+                j += 1
+            }
+            if j < add.count && Bytes.equal(add[j].name, l.name) { continue }  // replaced; emitted later
+            if !deleted.isEmpty && deleted.contains(where: { Bytes.equal($0, l.name) }) { continue }
             out.append(l)
         }
-        if !added.isEmpty {
-            out += added
-            out.sort { Bytes.less($0.name, $1.name) }
+        while j < add.count {
+            out.append(add[j])
+            j += 1
         }
         return out
     }

@@ -24,36 +24,49 @@ public enum MD5 {
 
     /// The 16-byte digest of `bytes`.
     public static func digest<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
-        var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
-        var block = [UInt8]()
-        block.reserveCapacity(64)
-        var length: UInt64 = 0
-        for byte in bytes {
-            block.append(byte)
-            length &+= 1
-            if block.count == 64 {
-                compress(block, &state)
-                block.removeAll(keepingCapacity: true)
-            }
-        }
-        // Padding: 0x80, zeros up to 56 mod 64, then the bit length little-endian.
-        block.append(0x80)
-        if block.count > 56 {
-            while block.count < 64 { block.append(0) }
-            compress(block, &state)
-            block.removeAll(keepingCapacity: true)
-        }
-        while block.count < 56 { block.append(0) }
-        let bits = length &* 8
-        for i in 0..<8 { block.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
-        compress(block, &state)
-
+        let state = rawDigest(bytes)
         var out = [UInt8]()
         out.reserveCapacity(16)
         for word in [state.0, state.1, state.2, state.3] {
             for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: word >> (8 * UInt32(i)))) }
         }
         return out
+    }
+
+    /// Digest bytes 8..<16 read as a big-endian integer (what `hashmod` uses), without allocating the digest.
+    public static func lastEightBytesBigEndian<Bytes: Collection>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        let state = rawDigest(bytes)
+        // Bytes 8..<12 are state.2 little-endian, 12..<16 are state.3 little-endian.
+        return UInt64(state.2.byteSwapped) << 32 | UInt64(state.3.byteSwapped)
+    }
+
+    static func rawDigest<Bytes: Collection>(_ bytes: Bytes) -> (UInt32, UInt32, UInt32, UInt32) where Bytes.Element == UInt8 {
+        var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
+        var block = [UInt8](repeating: 0, count: 64)
+        var fill = 0
+        var length: UInt64 = 0
+        for byte in bytes {
+            block[fill] = byte
+            fill += 1
+            length &+= 1
+            if fill == 64 {
+                compress(block, &state)
+                fill = 0
+            }
+        }
+        // Padding: 0x80, zeros up to 56 mod 64, then the bit length little-endian.
+        block[fill] = 0x80
+        fill += 1
+        if fill > 56 {
+            while fill < 64 { block[fill] = 0; fill += 1 }
+            compress(block, &state)
+            fill = 0
+        }
+        while fill < 56 { block[fill] = 0; fill += 1 }
+        let bits = length &* 8
+        for i in 0..<8 { block[56 + i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
+        compress(block, &state)
+        return state
     }
 
     /// The digest of the UTF-8 bytes of `string`.
@@ -71,9 +84,8 @@ public enum MD5 {
     }
 
     private static func compress(_ block: [UInt8], _ state: inout (UInt32, UInt32, UInt32, UInt32)) {
-        var m = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 {
-            m[i] = UInt32(block[4 * i]) | UInt32(block[4 * i + 1]) << 8 | UInt32(block[4 * i + 2]) << 16
+        @inline(__always) func m(_ i: Int) -> UInt32 {
+            UInt32(block[4 * i]) | UInt32(block[4 * i + 1]) << 8 | UInt32(block[4 * i + 2]) << 16
                 | UInt32(block[4 * i + 3]) << 24
         }
         var (a, b, c, d) = state
@@ -94,7 +106,7 @@ public enum MD5 {
                 f = c ^ (b | ~d)
                 g = (7 &* i) % 16
             }
-            f = f &+ a &+ table[i] &+ m[g]
+            f = f &+ a &+ table[i] &+ m(g)
             a = d
             d = c
             c = b

@@ -5,7 +5,7 @@
 /// rejects everything RE2 rejects (backreferences, lookaround, atomic groups, possessive quantifiers,
 /// `\Z`, `\G`, ...), and is then emitted as an equivalent Swift `Regex` running on Unicode scalars.
 /// Common shapes (literals, alternations of literals, `prefix(.*)suffix`) never reach the regex engine.
-public struct RE2Regex: Sendable, CustomStringConvertible {
+public final class RE2Regex: Sendable, CustomStringConvertible {
     /// The pattern as written by the user (without the anchoring wrapper).
     public let pattern: String
     /// Number of capture groups (not counting the whole match).
@@ -67,89 +67,51 @@ public struct RE2Regex: Sendable, CustomStringConvertible {
 
     /// Go's `Regexp.Expand` of `template` for a match in `s`: `$1`, `${1}`, `$name`, `${name}`, `$$`.
     public func expand(_ template: String, match: RE2Match, in s: String) -> String {
-        // Fast path: no `$` at all.
-        if !template.utf8.contains(UInt8(ascii: "$")) { return template }
-        var out = ""
-        let t = template.unicodeScalars
-        var i = t.startIndex
-        var pending = i  // start of literal text not yet copied
-        while i < t.endIndex {
-            guard t[i] == "$" else {
-                i = t.index(after: i)
-                continue
-            }
-            out.unicodeScalars.append(contentsOf: t[pending..<i])
-            let afterDollar = t.index(after: i)
-            if afterDollar < t.endIndex && t[afterDollar] == "$" {
-                out.append("$")
-                i = t.index(after: afterDollar)
-                pending = i
-                continue
-            }
-            guard let (name, rest) = Self.extract(t, from: afterDollar) else {
-                // Malformed: the `$` is kept as text.
-                out.append("$")
-                i = afterDollar
-                pending = i
-                continue
-            }
-            if let group = groupIndex(forReference: name, match: match), let r = match.groups[group] {
-                out.unicodeScalars.append(contentsOf: s.unicodeScalars[r])
-            }
-            i = rest
-            pending = i
-        }
-        out.unicodeScalars.append(contentsOf: t[pending..<t.endIndex])
-        return out
+        compileTemplate(template).expand(match: match, in: s)
+    }
+
+    /// Pre-parses a replacement template against this regex's groups, for repeated expansion.
+    public func compileTemplate(_ template: String) -> ExpandTemplate {
+        ExpandTemplate(template, names: names)
     }
 
     /// Go's `regexp.ReplaceAllString(s, template)` (used by `labelmap`).
     public func replaceAll(_ s: String, with template: String) -> String {
+        replaceAll(s, with: compileTemplate(template))
+    }
+
+    /// `replaceAll` with a pre-parsed template. For the usual anchored regex there is at most one match,
+    /// covering the whole string.
+    public func replaceAll(_ s: String, with template: ExpandTemplate) -> String {
         if let fast {
             guard let m = fast.match(s) else { return s }
-            return expand(template, match: m, in: s)
+            return template.expand(match: m, in: s)
         }
         let engine = engine!
         if engine.wholeMatch {
             guard let groups = engine.firstMatch(s) else { return s }
-            return expand(template, match: RE2Match(groups: groups), in: s)
+            return template.expand(match: RE2Match(groups: groups), in: s)
         }
         // General (unanchored) case, following Go's loop: an empty match right after a match is skipped.
         var out = ""
-        var lastMatchEnd = s.unicodeScalars.startIndex
-        var first = true
+        var lastMatchEnd = s.startIndex
         for groups in engine.allMatches(s) {
             guard let r = groups[0] else { continue }
-            out.unicodeScalars.append(contentsOf: s.unicodeScalars[lastMatchEnd..<r.lowerBound])
-            if r.upperBound > lastMatchEnd || r.lowerBound == s.startIndex || first {
-                out += expand(template, match: RE2Match(groups: groups), in: s)
+            out.append(contentsOf: Substring(s.unicodeScalars[lastMatchEnd..<r.lowerBound]))
+            if r.upperBound > lastMatchEnd || r.lowerBound == s.startIndex {
+                out += template.expand(match: RE2Match(groups: groups), in: s)
             }
-            first = false
             lastMatchEnd = r.upperBound
         }
-        out.unicodeScalars.append(contentsOf: s.unicodeScalars[lastMatchEnd...])
+        out.append(contentsOf: Substring(s.unicodeScalars[lastMatchEnd...]))
         return out
     }
 
-    /// Resolves `$name`: a number (no leading zeros, < 1e8) is a group index, otherwise a group name
-    /// (the first group with that name that took part in the match).
-    func groupIndex(forReference name: String, match: RE2Match) -> Int? {
-        var num = 0
-        var isNumber = true
-        for u in name.unicodeScalars {
-            if !("0"..."9").contains(u) || num >= 100_000_000 {
-                isNumber = false
-                break
-            }
-            num = num * 10 + Int(u.value - 48)
-        }
-        if name.unicodeScalars.count > 1 && name.unicodeScalars.first == "0" { isNumber = false }
-        if isNumber { return num < match.groups.count ? num : nil }
-        for (i, n) in names.enumerated() where n == name {
-            if i < match.groups.count && match.groups[i] != nil { return i }
-        }
-        return nil
-    }
+    /// Whether matching `(anchored)` regexes skip the regex engine for this pattern.
+    public var usesFastPath: Bool { fast != nil }
+
+    /// True when the pattern kept Prometheus's anchoring wrapper intact (the usual case).
+    public var isAnchored: Bool { fast != nil || engine!.wholeMatch }
 
     /// Go's `extract`: a name of letters, digits and `_` (Unicode), optionally in braces.
     static func extract(_ t: String.UnicodeScalarView, from start: String.UnicodeScalarView.Index)
@@ -182,6 +144,96 @@ public struct RE2Regex: Sendable, CustomStringConvertible {
         default:
             return false
         }
+    }
+}
+
+/// A replacement template parsed once (Go's `Regexp.Expand` rules): literal text and group references.
+/// `$name` takes the longest run of letters, digits and `_`, so `$1x` refers to the group named `1x`;
+/// a reference to a missing group, or to a group that did not participate, expands to "".
+public struct ExpandTemplate: Sendable {
+    enum Piece: Sendable {
+        case text(String)
+        /// Candidate group indices; the first that participated in the match is used.
+        case groups([Int])
+    }
+
+    let pieces: [Piece]
+    /// The template has no `$` at all: expansion is the template itself.
+    let constant: String?
+
+    init(_ template: String, names: [String?]) {
+        if !template.utf8.contains(UInt8(ascii: "$")) {
+            pieces = [.text(template)]
+            constant = template
+            return
+        }
+        var pieces: [Piece] = []
+        var text = ""
+        let t = template.unicodeScalars
+        var i = t.startIndex
+        while i < t.endIndex {
+            let c = t[i]
+            guard c == "$" else {
+                text.unicodeScalars.append(c)
+                i = t.index(after: i)
+                continue
+            }
+            let afterDollar = t.index(after: i)
+            if afterDollar < t.endIndex && t[afterDollar] == "$" {
+                text.append("$")
+                i = t.index(after: afterDollar)
+                continue
+            }
+            guard let (name, rest) = RE2Regex.extract(t, from: afterDollar) else {
+                text.append("$")  // malformed: the `$` is literal text
+                i = afterDollar
+                continue
+            }
+            if !text.isEmpty {
+                pieces.append(.text(text))
+                text = ""
+            }
+            pieces.append(.groups(Self.resolve(name, names: names)))
+            i = rest
+        }
+        if !text.isEmpty { pieces.append(.text(text)) }
+        self.pieces = pieces
+        self.constant = nil
+    }
+
+    /// A number (no leading zeros, < 1e8) is a group index, anything else a group name.
+    static func resolve(_ name: String, names: [String?]) -> [Int] {
+        var num = 0
+        var isNumber = true
+        for u in name.unicodeScalars {
+            if !("0"..."9").contains(u) || num >= 100_000_000 {
+                isNumber = false
+                break
+            }
+            num = num * 10 + Int(u.value - 48)
+        }
+        if name.unicodeScalars.count > 1 && name.unicodeScalars.first == "0" { isNumber = false }
+        if isNumber { return num < names.count ? [num] : [] }
+        return names.indices.filter { names[$0] == name }
+    }
+
+    public func expand(match: RE2Match, in s: String) -> String {
+        if let constant { return constant }
+        var out = ""
+        for piece in pieces {
+            switch piece {
+            case .text(let t):
+                out += t
+            case .groups(let candidates):
+                for g in candidates where g < match.groups.count {
+                    if let r = match.groups[g] {
+                        out.append(contentsOf: Substring(s.unicodeScalars[r]))
+                        break
+                    }
+                }
+            }
+        }
+        return out
     }
 }
 
@@ -325,108 +377,152 @@ enum Emitter {
 
 /// Shapes matched without the regex engine. All comparisons are on UTF-8 bytes, like Go.
 enum FastMatcher: Sendable {
-    /// The whole string equals the literal. `captureWhole`: group 1 is the whole match.
-    case literal([UInt8], captureWhole: Bool)
-    /// The whole string equals one of the literals.
+    /// Where a capture group lies in a match of a `.pattern`.
+    struct Group: Sendable {
+        enum Anchor: Sendable {
+            case fromStart(Int)  // byte offset from the start of the string
+            case fromEnd(Int)  // byte offset of the group's start, counted back from the end
+            case middle
+            case whole
+        }
+        let index: Int
+        let anchor: Anchor
+        let length: Int
+    }
+
+    /// prefix bytes, optionally a wildcard (`.*`/`.+`, at least `minMiddle` bytes, no `\n` unless
+    /// `middleMatchesNewline`), then suffix bytes; without a wildcard the string must equal `prefix`.
+    /// Capture groups may wrap literal runs, the wildcard, or the whole pattern.
+    case pattern(prefix: [UInt8], suffix: [UInt8], wildcard: (minMiddle: Int, matchesNewline: Bool)?, groups: [Group])
+    /// The whole string equals one of the literals (`captureWhole`: group 1 is the whole match).
     case alternation([[UInt8]], captureWhole: Bool)
-    /// prefix, then a middle of any characters (at least `minMiddle` bytes; no `\n` unless
-    /// `middleMatchesNewline`), then suffix. `captureMiddle`: group 1 is the middle;
-    /// `captureWhole`: group 1 is the whole match.
-    case affix(prefix: [UInt8], suffix: [UInt8], minMiddle: Int, middleMatchesNewline: Bool,
-               captureMiddle: Bool, captureWhole: Bool)
 
     static func analyze(_ node: RE2Node, captureCount: Int) -> FastMatcher? {
         var node = node
-        var captureWhole = false
-        if case .capture(1, _, let inner) = node, captureCount == 1 {
-            captureWhole = true
+        var groups: [Group] = []
+        if case .capture(1, _, let inner) = node {
+            groups.append(Group(index: 1, anchor: .whole, length: 0))
             node = inner
-        } else if captureCount > 1 {
-            return nil
         }
         let items: [RE2Node]
         switch node {
         case .concat(let xs): items = xs
         case .empty: items = []
         case .alternate(let branches):
-            if captureCount == 1 && !captureWhole { return nil }
+            guard captureCount == groups.count else { return nil }
             var lits: [[UInt8]] = []
             for b in branches {
-                let bi: [RE2Node]
-                switch b {
-                case .concat(let xs): bi = xs
-                case .empty: bi = []
-                default: bi = [b]
-                }
-                guard let l = literalBytes(bi) else { return nil }
+                guard let l = literalBytes(b) else { return nil }
                 lits.append(l)
             }
-            return .alternation(lits, captureWhole: captureWhole)
+            return .alternation(lits, captureWhole: !groups.isEmpty)
         default: items = [node]
         }
-        if let l = literalBytes(items) {
-            if captureCount == 1 && !captureWhole { return nil }
-            return .literal(l, captureWhole: captureWhole)
+        var prefix: [UInt8] = []
+        var suffix: [UInt8] = []
+        var wildcard: (minMiddle: Int, matchesNewline: Bool)? = nil
+        for item in items {
+            if let w = Self.wildcard(item) {
+                guard wildcard == nil else { return nil }
+                wildcard = (w.0, w.1)
+                if let index = w.2 { groups.append(Group(index: index, anchor: .middle, length: 0)) }
+                continue
+            }
+            var bytes: [UInt8]
+            var capture: Int? = nil
+            if case .capture(let index, _, let inner) = item {
+                guard let l = literalBytes(inner) else { return nil }
+                bytes = l
+                capture = index
+            } else {
+                guard let l = literalBytes(item) else { return nil }
+                bytes = l
+            }
+            if wildcard == nil {
+                if let capture { groups.append(Group(index: capture, anchor: .fromStart(prefix.count), length: bytes.count)) }
+                prefix += bytes
+            } else {
+                if let capture { groups.append(Group(index: capture, anchor: .fromEnd(suffix.count), length: bytes.count)) }
+                suffix += bytes
+            }
         }
-        // prefix literal, one wildcard, suffix literal.
-        guard let w = items.firstIndex(where: { wildcard($0) != nil }) else { return nil }
-        let (minMiddle, nl, captured) = wildcard(items[w])!
-        if captured && captureWhole { return nil }
-        if captureCount == 1 && !captured && !captureWhole { return nil }
-        guard let prefix = literalBytes(Array(items[..<w])),
-              let suffix = literalBytes(Array(items[(w + 1)...]))
-        else { return nil }
-        return .affix(prefix: prefix, suffix: suffix, minMiddle: minMiddle, middleMatchesNewline: nl,
-                      captureMiddle: captured, captureWhole: captureWhole)
+        guard groups.count == captureCount else { return nil }
+        // Offsets of suffix groups were recorded from the suffix start; convert to "back from the end".
+        groups = groups.map { g in
+            if case .fromEnd(let off) = g.anchor {
+                return Group(index: g.index, anchor: .fromEnd(suffix.count - off), length: g.length)
+            }
+            return g
+        }
+        groups.sort { $0.index < $1.index }
+        return .pattern(prefix: prefix, suffix: suffix, wildcard: wildcard, groups: groups)
     }
 
-    /// `.*` / `.+` (any greediness), possibly as capture group 1: (minMiddle, matchesNewline, captured).
-    private static func wildcard(_ node: RE2Node) -> (Int, Bool, Bool)? {
+    /// `.*` / `.+` (any greediness), possibly as a capture group: (minMiddle, matchesNewline, captureIndex).
+    private static func wildcard(_ node: RE2Node) -> (Int, Bool, Int?)? {
         switch node {
         case .repeat(.anyChar(let nl), let lo, -1, _) where lo <= 1:
-            return (lo, nl, false)
-        case .capture(1, _, .repeat(.anyChar(let nl), let lo, -1, _)) where lo <= 1:
-            return (lo, nl, true)
+            return (lo, nl, nil)
+        case .capture(let index, _, .repeat(.anyChar(let nl), let lo, -1, _)) where lo <= 1:
+            return (lo, nl, index)
         default:
             return nil
         }
     }
 
-    private static func literalBytes(_ items: [RE2Node]) -> [UInt8]? {
+    /// The bytes of a literal run (a case-sensitive literal, a concatenation of them, or empty).
+    private static func literalBytes(_ node: RE2Node) -> [UInt8]? {
         var s = ""
-        for item in items {
-            guard case .literal(let u, false) = item else { return nil }
-            s.unicodeScalars.append(u)
+        switch node {
+        case .empty: break
+        case .literal(let u, false): s.unicodeScalars.append(u)
+        case .concat(let items):
+            for item in items {
+                guard case .literal(let u, false) = item else { return nil }
+                s.unicodeScalars.append(u)
+            }
+        default: return nil
         }
         return Array(s.utf8)
     }
 
     func matches(_ s: String) -> Bool {
         switch self {
-        case .literal(let l, _):
-            return Bytes.equal(s, l)
         case .alternation(let ls, _):
             for l in ls where Bytes.equal(s, l) { return true }
             return false
-        case .affix(let prefix, let suffix, let minMiddle, let nl, _, _):
-            return Bytes.affixMatch(s, prefix: prefix, suffix: suffix, minMiddle: minMiddle, newlineOK: nl)
+        case .pattern(let prefix, let suffix, let wildcard, _):
+            guard let wildcard else { return Bytes.equal(s, prefix) }
+            return Bytes.affixMatch(s, prefix: prefix, suffix: suffix, minMiddle: wildcard.minMiddle,
+                                    newlineOK: wildcard.matchesNewline)
         }
     }
 
     func match(_ s: String) -> RE2Match? {
+        guard matches(s) else { return nil }
         let whole: Range<String.Index> = s.startIndex..<s.endIndex
         switch self {
-        case .literal(_, let captureWhole), .alternation(_, let captureWhole):
-            guard matches(s) else { return nil }
+        case .alternation(_, let captureWhole):
             return RE2Match(groups: captureWhole ? [whole, whole] : [whole])
-        case .affix(let prefix, let suffix, _, _, let captureMiddle, let captureWhole):
-            guard matches(s) else { return nil }
-            if captureWhole { return RE2Match(groups: [whole, whole]) }
-            if !captureMiddle { return RE2Match(groups: [whole]) }
+        case .pattern(let prefix, let suffix, _, let groups):
+            if groups.isEmpty { return RE2Match(groups: [whole]) }
+            var out: [Range<String.Index>?] = [whole]
+            out.reserveCapacity(groups.count + 1)
             let u = s.utf8
-            let lo = u.index(u.startIndex, offsetBy: prefix.count)
-            let hi = u.index(u.endIndex, offsetBy: -suffix.count)
-            return RE2Match(groups: [whole, lo..<hi])
+            let n = u.count
+            for g in groups {
+                switch g.anchor {
+                case .whole:
+                    out.append(whole)
+                case .middle:
+                    out.append(u.index(u.startIndex, offsetBy: prefix.count)..<u.index(u.startIndex, offsetBy: n - suffix.count))
+                case .fromStart(let off):
+                    out.append(u.index(u.startIndex, offsetBy: off)..<u.index(u.startIndex, offsetBy: off + g.length))
+                case .fromEnd(let back):
+                    out.append(u.index(u.startIndex, offsetBy: n - back)..<u.index(u.startIndex, offsetBy: n - back + g.length))
+                }
+            }
+            return RE2Match(groups: out)
         }
     }
 }
@@ -445,8 +541,9 @@ enum Bytes {
     }
 
     static func equal(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        return with(a) { pa in with(b) { pb in pa.elementsEqual(pb) } }
+        // Byte-equal strings are canonically equal, so Swift's (fast) `!=` proves inequality.
+        guard a.utf8.count == b.utf8.count, a == b else { return false }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// Byte-wise ordering, like Go's string comparison.

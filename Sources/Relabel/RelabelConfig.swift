@@ -115,7 +115,7 @@ public struct RelabelError: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 /// One relabel rule (`relabel_configs` / `metric_relabel_configs` entry), validated and with its regex compiled.
-public struct RelabelConfig: Sendable {
+public final class RelabelConfig: Sendable {
     public static let defaultSeparator = ";"
     public static let defaultRegex = "(.*)"
     public static let defaultReplacement = "$1"
@@ -134,6 +134,8 @@ public struct RelabelConfig: Sendable {
     public let nameValidation: LabelNameValidation
     /// replace's fast path applies (default regex, no `$` in target_label or replacement).
     let replaceFastPath: Bool
+    let targetTemplate: ExpandTemplate
+    let replacementTemplate: ExpandTemplate
 
     private static let compiledDefault: RE2Regex = try! RE2Regex(relabel: "(.*)")
     private static let compiledDefaultNoDotNL: RE2Regex = try! RE2Regex(relabel: "(.*)", dotMatchesNewline: false)
@@ -169,13 +171,15 @@ public struct RelabelConfig: Sendable {
         self.nameValidation = options.nameValidation
         self.replaceFastPath = regexIsDefault && !targetLabel.utf8.contains(UInt8(ascii: "$"))
             && !replacement.utf8.contains(UInt8(ascii: "$"))
+        self.targetTemplate = self.regex.compileTemplate(targetLabel)
+        self.replacementTemplate = self.regex.compileTemplate(replacement)
         try validate()
     }
 
     /// Parses one rule from YAML/JSON fields (`source_labels`, `separator`, `regex`, `modulus`,
     /// `target_label`, `replacement`, `action`), with Prometheus's defaults and validation.
     /// Unknown fields are errors (Prometheus loads configs strictly). `regex: null` is the empty regex.
-    public init(fields: [String: RelabelInput], options: RelabelOptions = .prometheus3) throws(RelabelError) {
+    public convenience init(fields: [String: RelabelInput], options: RelabelOptions = .prometheus3) throws(RelabelError) {
         func string(_ key: String) throws(RelabelError) -> String? {
             switch fields[key] {
             case nil: return nil

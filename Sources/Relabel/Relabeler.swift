@@ -57,9 +57,9 @@ public enum Relabeler {
                 break
             }
             guard let m = rule.regex.match(value) else { break }
-            let target = rule.regex.expand(rule.targetLabel, match: m, in: value)
+            let target = rule.targetTemplate.expand(match: m, in: value)
             guard rule.nameValidation.isValid(target) else { break }
-            let result = rule.regex.expand(rule.replacement, match: m, in: value)
+            let result = rule.replacementTemplate.expand(match: m, in: value)
             if result.isEmpty {
                 lb.delete(target)
             } else {
@@ -74,9 +74,17 @@ public enum Relabeler {
         case .labelmap:
             let regex = rule.regex
             let snapshot = lb
-            snapshot.forEach { l in
-                if regex.matches(l.name) {
-                    lb.set(regex.replaceAll(l.name, with: rule.replacement), l.value)
+            if regex.isAnchored {
+                snapshot.forEach { l in
+                    if let m = regex.match(l.name) {
+                        lb.set(rule.replacementTemplate.expand(match: m, in: l.name), l.value)
+                    }
+                }
+            } else {
+                snapshot.forEach { l in
+                    if regex.matches(l.name) {
+                        lb.set(regex.replaceAll(l.name, with: rule.replacementTemplate), l.value)
+                    }
                 }
             }
         case .labeldrop:
@@ -95,9 +103,6 @@ public enum Relabeler {
 
     /// `hashmod`: MD5 of the value, bytes 8..<16 as a big-endian UInt64, modulo `modulus`.
     public static func hashmod(_ value: String, modulus: UInt64) -> UInt64 {
-        let d = MD5.digest(value.utf8)
-        var x: UInt64 = 0
-        for i in 8..<16 { x = x << 8 | UInt64(d[i]) }
-        return x % modulus
+        MD5.lastEightBytesBigEndian(value.utf8) % modulus
     }
 }

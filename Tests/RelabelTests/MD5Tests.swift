@@ -1,5 +1,5 @@
 import Testing
-@testable import Relabel
+import Relabel
 
 @Suite struct MD5Tests {
     // RFC 1321, appendix A.5.

@@ -1,5 +1,5 @@
 import Testing
-@testable import Relabel
+import Relabel
 
 @Suite struct RE2RegexTests {
     struct Case: CustomTestStringConvertible, Sendable {
@@ -222,12 +222,12 @@ import Testing
 
     @Test func fastPathsAreUsedForCommonShapes() throws {
         for p in ["(.*)", ".*", ".+", "(.+)", "foo", "", "a|b|c", "(a|b)", "__meta_(.+)", "(.*)_total", "foo.*bar",
-                  "(foo.*)", "true", "Succeeded|Failed", "__tmp_hash"]
+                  "(foo.*)", "true", "Succeeded|Failed", "__tmp_hash", "a(b)c(d)", "(web);true", "(.*);(x)", "p(.*)-(s)"]
         {
-            #expect(try RE2Regex(relabel: p).fast != nil, "\(p)")
+            #expect(try RE2Regex(relabel: p).usesFastPath, "\(p)")
         }
-        for p in ["(?i)foo", "a(b)c(d)", "f[o]o", "(.*)(.*)", "a|(b)", "\\d+", "(?:.+,|^)path:(/[^,]+).*", "a)|(b"] {
-            #expect(try RE2Regex(relabel: p).fast == nil, "\(p)")
+        for p in ["(?i)foo", "f[o]o", "(.*)(.*)", "a|(b)", "\\d+", "(?:.+,|^)path:(/[^,]+).*", "a)|(b"] {
+            #expect(try RE2Regex(relabel: p).usesFastPath == false, "\(p)")
         }
     }
 
@@ -235,17 +235,21 @@ import Testing
         // The same language, once through the fast path and once through the Swift regex engine.
         let pairs: [(String, String)] = [
             ("foo(.*)bar", "f[o]o(.*)bar"), ("(.+)", "([\\x{0}-\\x{10FFFF}]+)"), ("a|bc|", "[a]|bc|"),
-            ("x.*", "[x].*"), ("(a.+b)", "([a].+b)"),
+            ("x.*", "[x].*"), ("(a.+b)", "([a].+b)"), ("(a)x(.*)y(b)", "([a])x(.*)y([b])"),
+            ("(web);true", "([w]eb);true"), ("(x)(y)", "([x])([y])"),
         ]
-        let inputs = ["", "foo", "foobar", "fooxbar", "foo\nbar", "a", "bc", "x", "xé", "ab", "a\nb", "é", "axxb"]
+        let inputs = ["", "foo", "foobar", "fooxbar", "foo\nbar", "a", "bc", "x", "xé", "ab", "a\nb", "é", "axxb",
+                      "axyb", "axéé\nyb", "web;true", "web;false", "xy"]
         for (fastPattern, slowPattern) in pairs {
             let fast = try RE2Regex(relabel: fastPattern)
             let slow = try RE2Regex(relabel: slowPattern)
-            #expect(fast.fast != nil && slow.fast == nil)
+            #expect(fast.usesFastPath && !slow.usesFastPath)
             for input in inputs {
                 #expect(fast.matches(input) == slow.matches(input), "\(fastPattern) vs \(slowPattern) on \(input)")
                 if let fm = fast.match(input), let sm = slow.match(input) {
-                    #expect(fm.group(1, in: input) == sm.group(1, in: input))
+                    for g in 0...fast.captureCount {
+                        #expect(fm.group(g, in: input) == sm.group(g, in: input), "\(fastPattern) group \(g) on \(input)")
+                    }
                 }
             }
         }
