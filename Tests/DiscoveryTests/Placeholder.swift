@@ -1,2 +1,0 @@
-import Testing
-@Suite struct DiscoveryTestsPlaceholder { @Test func placeholder() { #expect(Bool(true)) } }
