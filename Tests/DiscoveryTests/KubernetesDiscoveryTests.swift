@@ -1,0 +1,189 @@
+import Discovery
+import Foundation
+import JSON
+import KubernetesClient
+import KubernetesEmulator
+import Testing
+import TestSupport
+
+func podJSON(_ name: String, namespace: String = "default", labels: String = "{}", port: Int = 8080) -> JSONValue {
+    json(
+        """
+        {"apiVersion":"v1","kind":"Pod","metadata":{"name":"\(name)","namespace":"\(namespace)","labels":\(labels)},
+         "spec":{"nodeName":"node-a","containers":[{"name":"app","image":"app:1","ports":[{"name":"metrics","containerPort":\(port),"protocol":"TCP"}]}]}}
+        """)
+}
+
+func podStatusJSON(_ pod: JSONValue, ip: String) -> JSONValue {
+    var pod = pod
+    if case .object(var members) = pod {
+        members.removeAll { $0.key == "status" }
+        members.append(
+            JSONMember(
+                "status",
+                json("""
+                    {"phase":"Running","podIP":"\(ip)","hostIP":"10.0.0.1","conditions":[{"type":"Ready","status":"True"}]}
+                    """)))
+        pod = .object(members)
+    }
+    return pod
+}
+
+func config(_ text: String) -> KubernetesSDConfig {
+    var problems: [String] = []
+    let c = KubernetesSDConfig(json: json(text), problems: &problems, path: "test")
+    #expect(problems.isEmpty, "\(problems)")
+    return c!
+}
+
+@Suite struct KubernetesDiscoveryTests {
+    /// Changes to pods, services and endpoint slices reach the published groups; namespaces and
+    /// selectors are honoured; configs that watch the same collection share one informer.
+    @Test func informerBackedDiscovery() async throws {
+        try await withEmulator { emulator, client in
+            try emulator.create(.namespaces, json(#"{"metadata":{"name":"other"}}"#))
+            for (name, ns, labels, ip) in [
+                ("web-1", "default", #"{"app":"web"}"#, "10.1.0.1"), ("db-1", "default", #"{"app":"db"}"#, "10.1.0.2"),
+                ("web-2", "other", #"{"app":"web"}"#, "10.1.0.3"),
+            ] {
+                let pod = try emulator.create(.pods, podJSON(name, namespace: ns, labels: labels))
+                try emulator.update(.pods, podStatusJSON(pod, ip: ip), subresource: "status")
+            }
+            try emulator.create(
+                .endpointSlices,
+                json(
+                    """
+                    {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-abc","namespace":"default",
+                     "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
+                     "endpoints":[{"addresses":["10.1.0.1"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","namespace":"default","name":"web-1"}}],
+                     "ports":[{"name":"metrics","port":8080,"protocol":"TCP"}]}
+                    """))
+
+            let podConfig = config(#"{"role":"pod","namespaces":{"names":["default"]},"selectors":[{"role":"pod","label":"app=web"}]}"#)
+            let configs: [String: [KubernetesSDConfig]] = [
+                "pods": [podConfig],
+                "pods-again": [podConfig],  // shares every informer with "pods"
+                "slices": [config(#"{"role":"endpointslice","namespaces":{"own_namespace":true}}"#)],
+                "services": [config(#"{"role":"service","namespaces":{"names":["default"]}}"#)],
+            ]
+            let watchesBefore = emulator.openWatches
+            let (discovery, publications, task) = startDiscovery(client: client, configs: configs)
+            // pods(default, app=web); endpointslices(default); services(default) shared by the
+            // endpointslice and service configs; pods(default) for the slices' pod lookups.
+            #expect(discovery.informerKeys(configs: configs).count == 4)
+            #expect(await eventually(timeout: 30) { publications.count > 0 })
+            #expect(await eventually(timeout: 30) { emulator.openWatches - watchesBefore == 4 })
+
+            // Selector and namespace: only web-1.
+            #expect(publications.groups("pods").map(\.source) == ["pod/default/web-1"])
+            #expect(publications.groups("pods-again") == publications.groups("pods"))
+            #expect(publications.group("pods", "pod/default/web-1")?.targets.first?["__address__"] == "10.1.0.1:8080")
+            let slice = try #require(publications.group("slices", "endpointslice/default/web-abc"))
+            #expect(slice.targets.first?["__meta_kubernetes_pod_name"] == "web-1")
+            #expect(slice.labels["__meta_kubernetes_service_name"] == nil)
+            #expect(publications.groups("services").isEmpty)
+
+            // A pod change propagates.
+            let web1 = try #require(emulator.get(.pods, namespace: "default", name: "web-1"))
+            try emulator.update(.pods, podStatusJSON(web1, ip: "10.1.0.9"), subresource: "status")
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("pods", "pod/default/web-1")?.targets.first?["__address__"] == "10.1.0.9:8080"
+                })
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("slices", "endpointslice/default/web-abc")?.targets.first?["__meta_kubernetes_pod_ip"] == "10.1.0.9"
+                })
+
+            // A service appears: its own group, and the slice gains its labels.
+            try emulator.create(
+                .services,
+                json(
+                    """
+                    {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"default","labels":{"tier":"front"}},
+                     "spec":{"type":"ClusterIP","ports":[{"name":"metrics","port":80,"protocol":"TCP"}]}}
+                    """))
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("services", "svc/default/web")?.targets.first?["__address__"] == "web.default.svc:80"
+                })
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("slices", "endpointslice/default/web-abc")?.labels["__meta_kubernetes_service_label_tier"] == "front"
+                })
+
+            // The slice gains an endpoint.
+            var sliceObject = try #require(emulator.get(.endpointSlices, namespace: "default", name: "web-abc"))
+            if case .object(var members) = sliceObject, let i = members.firstIndex(where: { $0.key == "endpoints" }) {
+                members[i].value = json(
+                    #"[{"addresses":["10.1.0.9"],"conditions":{"ready":true}},{"addresses":["10.1.0.7"],"conditions":{"ready":false}}]"#)
+                sliceObject = .object(members)
+            }
+            try emulator.update(.endpointSlices, sliceObject)
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("slices", "endpointslice/default/web-abc")?.targets.map { $0["__address__"] ?? "" }
+                        == ["10.1.0.9:8080", "10.1.0.7:8080"]
+                })
+
+            // A pod that starts matching the selector appears; a deleted one disappears.
+            let db1 = try #require(emulator.get(.pods, namespace: "default", name: "db-1"))
+            if case .object(var members) = db1, let i = members.firstIndex(where: { $0.key == "metadata" }),
+                case .object(var meta) = members[i].value, let j = meta.firstIndex(where: { $0.key == "labels" })
+            {
+                meta[j].value = json(#"{"app":"web"}"#)
+                members[i].value = .object(meta)
+                try emulator.update(.pods, .object(members))
+            }
+            #expect(
+                await eventually(timeout: 30) { publications.groups("pods").map(\.source) == ["pod/default/db-1", "pod/default/web-1"] })
+            try emulator.delete(.pods, namespace: "default", name: "web-1")
+            #expect(await eventually(timeout: 30) { publications.groups("pods").map(\.source) == ["pod/default/db-1"] })
+
+            task.cancel()
+            await task.value
+            #expect(await eventually(timeout: 30) { emulator.openWatches == watchesBefore }, "watches closed on cancel")
+        }
+    }
+
+    /// Node role with a node selector, and a pod config with attach_metadata.node using the
+    /// same selector: one node informer serves both.
+    @Test func nodeInformerShared() async throws {
+        try await withEmulator { emulator, client in
+            for (name, type, ip) in [("node-a", "worker", "10.0.0.1"), ("node-b", "master", "10.0.0.2")] {
+                emulator.seed(
+                    .nodes,
+                    [
+                        json(
+                            """
+                            {"apiVersion":"v1","kind":"Node","metadata":{"name":"\(name)","labels":{"node-type":"\(type)"}},
+                             "status":{"addresses":[{"type":"Hostname","address":"\(name)"},{"type":"InternalIP","address":"\(ip)"}],
+                                       "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}}}}
+                            """)
+                    ])
+            }
+            let pod = try emulator.create(.pods, podJSON("p", labels: #"{"app":"x"}"#))
+            try emulator.update(.pods, podStatusJSON(pod, ip: "10.1.0.5"), subresource: "status")
+            let selector = #"[{"role":"node","label":"node-type=worker"}]"#
+            let configs = [
+                "nodes": [config(#"{"role":"node","selectors":\#(selector)}"#)],
+                "pods": [config(#"{"role":"pod","attach_metadata":{"node":true},"selectors":\#(selector)}"#)],
+            ]
+            let (discovery, publications, task) = startDiscovery(client: client, configs: configs)
+            #expect(discovery.informerKeys(configs: configs).count == 2)
+            #expect(await eventually(timeout: 30) { publications.count > 0 })
+            let node = try #require(publications.group("nodes", "node/node-a"))
+            #expect(node.targets == [
+                [
+                    "__address__": "10.0.0.1:10250", "instance": "node-a", "__meta_kubernetes_node_address_Hostname": "node-a",
+                    "__meta_kubernetes_node_address_InternalIP": "10.0.0.1",
+                ]
+            ])
+            #expect(publications.group("nodes", "node/node-b") == nil)
+            #expect(publications.group("pods", "pod/default/p")?.labels["__meta_kubernetes_node_label_node_type"] == "worker")
+            #expect(emulator.openWatches == 2)
+            task.cancel()
+            await task.value
+        }
+    }
+}
