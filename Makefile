@@ -1,7 +1,7 @@
 # The two commands of the README, and the benchmarks.
 SWIFT ?= swift
 
-.PHONY: build test demo bench-alloc release clean proto
+.PHONY: build test demo release clean proto bench bench-alloc bench-snapshot bench-cluster bench-http
 
 build:
 	scripts/ensure-deps.sh build
@@ -23,8 +23,19 @@ release:
 	scripts/ensure-deps.sh build
 	$(SWIFT) build -c release --product target-allocator
 
+## Benchmarks (not tests): each prints its figures, the targets and PASS/FAIL.
+bench: bench-alloc bench-snapshot bench-cluster bench-http
+
 bench-alloc:
 	$(SWIFT) run -c release allocation-bench
+
+bench-cluster:
+	scripts/ensure-deps.sh build
+	$(SWIFT) run -c release cluster-bench
+
+bench-http:
+	scripts/ensure-deps.sh build
+	Benchmarks/http/bench.sh
 
 clean:
 	rm -rf .build .build-*

@@ -53,9 +53,8 @@ let package = Package(
         .executableTarget(
             name: "cluster-bench",
             dependencies: [
-                "TargetAllocator", "KubernetesEmulator", "KubernetesClient", "SnapshotStore", "Snapshot", "JSON", "HTTPServer",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "TargetAllocator", "KubernetesEmulator", "KubernetesClient", "JSON", "HTTPServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

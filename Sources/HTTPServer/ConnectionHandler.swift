@@ -296,13 +296,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private func driveHTTP2(_ h2: HTTP2Connection, context: ChannelHandlerContext, fatal: Bool) {
         if fatal {
             _ = h2.drainOutput()
-            moveHTTP2Output(h2)
+            moveHTTP2Output(h2, context: context)
             beginClosing()
             return
         }
         while context.channel.isWritable {
             let result = h2.drainOutput(limit: Self.pipelineOutputLimit)
-            moveHTTP2Output(h2)
+            moveHTTP2Output(h2, context: context)
             switch result {
             case .failed:
                 beginClosing()
@@ -316,14 +316,28 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func moveHTTP2Output(_ h2: HTTP2Connection) {
-        guard h2.output.readableBytes > 0 else { return }
-        if output.readableBytes == 0 {
-            swap(&output, &h2.output)
-        } else {
-            output.writeBuffer(&h2.output)
+    private func moveHTTP2Output(_ h2: HTTP2Connection, context: ChannelHandlerContext) {
+        guard h2.output.readableBytes > 0 || !h2.sent.isEmpty else { return }
+        if h2.sent.isEmpty {
+            if output.readableBytes == 0 {
+                swap(&output, &h2.output)
+            } else {
+                output.writeBuffer(&h2.output)
+            }
+            h2.output.clear()
+            return
         }
-        h2.output.clear()
+        var (pieces, tail) = h2.takeOutput()
+        if !pieces.isEmpty {
+            writeOutput(context: context)
+            for piece in pieces { context.write(wrapOutboundOut(piece), promise: nil) }
+            unflushed = true
+        }
+        if output.readableBytes == 0 {
+            output = tail
+        } else {
+            output.writeBuffer(&tail)
+        }
     }
 
     // MARK: - writing and backpressure
@@ -337,8 +351,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Hands the batch buffer to the channel without flushing (used before a large body).
     private func writeOutput(context: ChannelHandlerContext) {
         guard output.readableBytes > 0 else { return }
+        let batch = output.readableBytes
         context.write(wrapOutboundOut(output), promise: nil)
-        output = context.channel.allocator.buffer(capacity: 4096)
+        // Size the next batch buffer like this one, so a busy connection does not regrow
+        // (and copy) its buffer from 4 KiB on every read batch.
+        output = context.channel.allocator.buffer(capacity: min(Self.pipelineOutputLimit + 65536, max(4096, batch)))
         unflushed = true
     }
 

@@ -85,7 +85,15 @@ struct HTTP2StreamSlot {
 /// happen on the channel's event loop.
 final class HTTP2Connection {
     private(set) var session: OpaquePointer!
+    /// Frames ready to send, in order: completed pieces (`sent`), then `output`. Large DATA
+    /// payloads are slices of the pre-rendered body (shared storage, gathered by writev), so
+    /// a response body is never copied on its way to the socket.
     var output: ByteBuffer
+    private(set) var sent: [ByteBuffer] = []
+    private var sentBytes = 0
+    private let allocator: ByteBufferAllocator
+    /// DATA payloads at least this long go out as slices rather than copies.
+    private static let sliceThreshold = 4096
     private var slots: [HTTP2StreamSlot] = []
     private var freeSlots: [Int] = []
     private(set) var openStreams = 0
@@ -102,6 +110,7 @@ final class HTTP2Connection {
         self.exchange = exchange
         self.limits = template.limits
         self.output = allocator.buffer(capacity: 4096)
+        self.allocator = allocator
         self.headerScratch = .allocate(capacity: 16)
         var s: OpaquePointer?
         let rc = nghttp2_session_server_new2(&s, template.callbacks, Unmanaged.passUnretained(self).toOpaque(), template.options)
@@ -149,7 +158,7 @@ final class HTTP2Connection {
 
     /// Moves frames nghttp2 has ready into `output`, stopping once `limit` bytes wait there.
     func drainOutput(limit: Int = .max) -> DrainResult {
-        while output.readableBytes < limit {
+        while sentBytes + output.readableBytes < limit {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
             if n < 0 { return .failed }
@@ -240,14 +249,31 @@ final class HTTP2Connection {
         release(slot: i)
     }
 
+    /// Hands over what is ready (completed pieces first, then `output`) and starts afresh.
+    func takeOutput() -> (pieces: [ByteBuffer], tail: ByteBuffer) {
+        defer {
+            sent.removeAll(keepingCapacity: true)
+            sentBytes = 0
+            output = allocator.buffer(capacity: 4096)
+        }
+        return (sent, output)
+    }
+
     fileprivate func sendData(frameHeader: UnsafePointer<UInt8>, length: Int, slot i: Int) {
         output.writeBytes(UnsafeRawBufferPointer(start: frameHeader, count: 9))
-        guard let representation = slots[i].representation else { return }
+        guard let body = slots[i].representation?.body else { return }
         let offset = slots[i].bodyOffset
-        _ = representation.body.withUnsafeReadableBytes { body in
-            output.writeBytes(UnsafeRawBufferPointer(rebasing: body[offset..<(offset + length)]))
-        }
         slots[i].bodyOffset += length
+        if length >= Self.sliceThreshold, let slice = body.getSlice(at: body.readerIndex + offset, length: length) {
+            sentBytes += output.readableBytes + length
+            sent.append(output)
+            sent.append(slice)
+            output = allocator.buffer(capacity: 256)
+            return
+        }
+        _ = body.withUnsafeReadableBytes { bytes in
+            output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]))
+        }
     }
 
     fileprivate func readLength(slot i: Int, max: Int) -> (Int, eof: Bool)? {

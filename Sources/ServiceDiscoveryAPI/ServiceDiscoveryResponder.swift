@@ -82,6 +82,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         let rendered = current.withLockedValue { $0 }
         if let hit = rendered?.routes.lookup(request.target) { return hit }
         let path = request.path
+        if equals(path, "/") { return page(rendered) }
         if equals(path, "/livez") { return Self.livez }
         if equals(path, "/readyz") { return rendered == nil ? Self.notReady : Self.ready }
         if equals(path, "/metrics") { return metrics() }
@@ -127,6 +128,13 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         registry.emit(into: &out)
         return HTTPResource(
             status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: ByteBuffer(bytes: out), etag: false)
+    }
+
+    private func page(_ rendered: RenderedSnapshot?) -> HTTPResource {
+        let lead = leadership()
+        return StatusPage.render(
+            identity: options.identity, leader: lead.leader ?? rendered?.leader, isLeader: lead.isLeader, rendered: rendered,
+            ageSeconds: rendered.map { Double(max(0, clock() - $0.createdAtMillis)) / 1000 })
     }
 
     private func status(_ rendered: RenderedSnapshot?) -> HTTPResource {

@@ -46,6 +46,8 @@ public actor SnapshotWriter {
     private var manifestVersion: String?
     private var stored: Manifest?
     private var epoch: UInt64?
+    /// Chunks to keep at the next collection (the last two generations'), once a commit left garbage.
+    private var pendingCollection: Set<String>?
 
     public init(client: KubernetesClient, configuration: SnapshotStoreConfiguration, logger: Logger) {
         self.client = client
@@ -62,6 +64,7 @@ public actor SnapshotWriter {
     /// Writes `snapshot` as the next generation of `epoch` and returns it as committed.
     /// The first write of a new epoch re-reads the manifest, which bumps the stored epoch.
     public func commit(_ snapshot: Snapshot, epoch: UInt64, leader: String) async throws -> Snapshot {
+        await collectGarbage()
         if self.epoch != epoch {
             try await refresh()
             self.epoch = epoch
@@ -145,7 +148,16 @@ public actor SnapshotWriter {
         let previous = stored
         stored = manifest
         manifestVersion = written.metadata.resourceVersion
-        await collectGarbage(keep: Set(chunks.map(\.name) + (previous?.chunks.map(\.name) ?? [])))
+        pendingCollection = Set(chunks.map(\.name) + (previous?.chunks.map(\.name) ?? []))
+    }
+
+    /// Deletes chunks superseded by the last commit (all but the last two generations').
+    /// Separate from `commit` so the leader can serve a commit before cleaning up after it;
+    /// a commit runs any collection still pending first.
+    public func collectGarbage() async {
+        guard let keep = pendingCollection else { return }
+        pendingCollection = nil
+        await collectGarbage(keep: keep)
     }
 
     private func collectGarbage(keep: Set<String>) async {

@@ -52,26 +52,69 @@ public struct LeaderPipeline: LeaderWork {
         self.targets = targets
         self.collectors = collectors
         self.committed = committed
-        self.metrics = Metrics(factory: metrics)
+        self.metrics = Metrics(factory: metrics, strategy: allocation.strategy.name)
         self.logger = logger
     }
 
+    /// Upstream's `opentelemetry_allocator_*` series (same names and labels) plus ours.
     struct Metrics: Sendable {
+        let factory: any MetricsFactory
         let writes: Counter
         let writeFailures: Counter
         let moves: Counter
         let fallback: Counter
-        let unassigned: Gauge
         let terms: Counter
+        let unassigned: Gauge
+        let remaining: Gauge
+        let discovered: Gauge
+        let allocateTime: Timer
 
-        init(factory: any MetricsFactory) {
+        init(factory: any MetricsFactory, strategy: String) {
+            self.factory = factory
             writes = Counter(label: "target_allocator_snapshot_writes_total", factory: factory)
             writeFailures = Counter(label: "target_allocator_snapshot_write_failures_total", factory: factory)
             moves = Counter(label: "target_allocator_allocation_moves_total", factory: factory)
             fallback = Counter(label: "target_allocator_per_node_fallback_targets_total", factory: factory)
-            unassigned = Gauge(label: "target_allocator_unassigned_targets", factory: factory)
             terms = Counter(label: "target_allocator_leader_terms_total", factory: factory)
+            unassigned = Gauge(label: "opentelemetry_allocator_targets_unassigned", factory: factory)
+            remaining = Gauge(label: "opentelemetry_allocator_targets_remaining", factory: factory)
+            discovered = Gauge(label: "opentelemetry_allocator_collectors_discovered", factory: factory)
+            allocateTime = Timer(
+                label: "opentelemetry_allocator_time_to_allocate", dimensions: [("method", "SetTargets"), ("strategy", strategy)],
+                factory: factory)
         }
+
+        func perJob(_ job: String) -> Gauge {
+            Gauge(label: "opentelemetry_allocator_targets", dimensions: [("job_name", job)], factory: factory)
+        }
+
+        func perCollector(_ collector: String, strategy: String) -> Gauge {
+            Gauge(
+                label: "opentelemetry_allocator_targets_per_collector", dimensions: [("collector_name", collector), ("strategy", strategy)],
+                factory: factory)
+        }
+
+        func allocatable(strategy: String) -> Gauge {
+            Gauge(label: "opentelemetry_allocator_collectors_allocatable", dimensions: [("strategy", strategy)], factory: factory)
+        }
+    }
+
+    /// Records the per-job and per-collector gauges; series that disappeared are set to 0.
+    private func record(_ targets: DiscoveredTargets, _ snapshot: Snapshot, seen: inout (jobs: Set<String>, collectors: Set<String>)) {
+        let strategy = allocation.strategy.name
+        var perJob: [String: Int] = [:]
+        for target in targets.targets { perJob[target.job, default: 0] += 1 }
+        var perCollector: [String: Int] = [:]
+        for collector in snapshot.collectors { perCollector[collector.name] = 0 }
+        for target in snapshot.targets { if let c = target.collector { perCollector[c, default: 0] += 1 } }
+        for job in seen.jobs where perJob[job] == nil { metrics.perJob(job).record(0) }
+        for (job, count) in perJob { metrics.perJob(job).record(count) }
+        for collector in seen.collectors where perCollector[collector] == nil { metrics.perCollector(collector, strategy: strategy).record(0) }
+        for (collector, count) in perCollector { metrics.perCollector(collector, strategy: strategy).record(count) }
+        metrics.allocatable(strategy: strategy).record(snapshot.collectors.count)
+        metrics.discovered.record(snapshot.collectors.count)
+        metrics.remaining.record(snapshot.targets.count)
+        seen = (Set(perJob.keys), Set(perCollector.keys))
     }
 
     /// Leads until cancelled (the elector cancels when a renew misses its deadline) or fenced.
@@ -101,19 +144,23 @@ public struct LeaderPipeline: LeaderWork {
             var state = AllocationState(configuration: allocation, seed: seed)
             var last = seed
             var lastWrite: ContinuousClock.Instant?
+            var seen: (jobs: Set<String>, collectors: Set<String>) = ([], [])
             for await _ in wake {
                 if let lastWrite {
                     // Coalesce: let more changes arrive until the interval has passed.
                     do { try await clock.sleep(until: lastWrite + minWriteInterval) } catch { break }
                 }
                 guard case let (targets?, collectors?) = latest.withLockedValue({ $0 }) else { continue }
+                let allocationStart = clock.now
                 let outcome = state.apply(targets: targets, collectors: collectors)
+                metrics.allocateTime.record(duration: clock.now - allocationStart)
                 metrics.moves.increment(by: outcome.moves)
                 metrics.fallback.increment(by: outcome.fallback)
                 metrics.unassigned.record(outcome.unassigned)
                 var next = Snapshot(
                     epoch: epoch, generation: 0, createdAtMillis: Int64(Date().timeIntervalSince1970 * 1000), leader: identity,
                     collectors: collectors, jobs: targets.jobs, targets: outcome.targets)
+                record(targets, next, seen: &seen)
                 if let last, last.epoch == epoch, last.sameContent(as: next) { continue }
                 do {
                     next = try await writer.commit(next, epoch: epoch, leader: identity)
@@ -139,6 +186,7 @@ public struct LeaderPipeline: LeaderWork {
                         "collectors": "\(collectors.count)", "moves": "\(outcome.moves)",
                     ])
                 committed(next)
+                await writer.collectGarbage()
             }
             group.cancelAll()
         }

@@ -166,7 +166,7 @@ actor DemoCluster {
                 "  \(member.identity.padding(toLength: 20, withPad: " ", startingAt: 0)) \(role) epoch \(epoch) generation \(generation) targets \(targets)  http://127.0.0.1:\(member.port)"
             )
             if loads == nil, case .object(let collectors)? = status["collectors"] {
-                loads = collectors.map { "\($0.key)=\($0.value.numberText ?? "?")" }.joined(separator: "  ")
+                loads = collectors.map { "\($0.key)=\($0.value.numberText)" }.joined(separator: "  ")
             }
         }
         if let loads { say("  targets per collector: \(loads)") }
@@ -190,9 +190,3 @@ actor DemoCluster {
     }
 }
 
-extension JSONValue {
-    fileprivate var numberText: String? {
-        if case .number(let text) = self { return text }
-        return nil
-    }
-}

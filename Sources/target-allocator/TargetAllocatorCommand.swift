@@ -13,7 +13,7 @@ struct TargetAllocatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "target-allocator",
         abstract: "A highly-available target allocator for Prometheus-style scraping.",
-        subcommands: [RunCommand.self, DemoCommand.self],
+        subcommands: [RunCommand.self, DemoCommand.self, ValidateCommand.self, StatusCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 

@@ -143,6 +143,7 @@ import Testing
                 #expect(await eventually(timeout: 20) { served.current.withLockedValue { $0 } == committed })
             }
             // Superseded chunks are collected: only the last two generations' remain.
+            await writer.collectGarbage()
             let (items, _) = try await client.listAll(
                 ConfigMap.self, namespace: "default", options: ListOptions(labelSelector: "\(SnapshotStoreConfiguration.snapshotLabel)=ta-snapshot"))
             let generations = Set(items.compactMap { $0.metadata.labels?["target-allocator.io/generation"] })

@@ -32,7 +32,7 @@ func withReplica<T>(
 }
 
 /// A scratch directory removed at the end of a test.
-struct ScratchDirectory {
+struct ScratchDirectory: Sendable {
     let url: URL
     init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("ta-test-\(UUID().uuidString)")

@@ -151,7 +151,7 @@ public func eventually(timeout: Double = 20, _ condition: () async throws -> Boo
 }
 
 /// Self-signed and CA-issued certificates made with the real openssl CLI.
-public struct TestCertificates {
+public struct TestCertificates: Sendable {
     public let dir: URL
     public var caCert: String { dir.appendingPathComponent("ca.pem").path }
     public var serverCert: String { dir.appendingPathComponent("server.pem").path }
@@ -211,11 +211,15 @@ public func residentBytes() -> Int {
 public final class BackgroundProcess: Sendable {
     private let process: Process
 
-    public init(_ tool: String, _ arguments: [String], log: String) throws {
+    /// - Parameter environment: extra variables for the program.
+    public init(_ tool: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws {
         let quoted = ([tool] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let pidFile = log + ".pid"
+        self.pidFile = pidFile
         let script = """
             \(quoted) >>'\(log)' 2>&1 &
             child=$!
+            echo $child > '\(pidFile)'
             trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT
             while kill -0 $PPID 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
             kill $child 2>/dev/null
@@ -224,7 +228,20 @@ public final class BackgroundProcess: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         try process.run()
+    }
+
+    private let pidFile: String
+
+    /// Kills the program at once (SIGKILL: no cleanup, as in a crash); the watchdog then exits.
+    public func kill9() {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
     }
 
     public func stop() {
