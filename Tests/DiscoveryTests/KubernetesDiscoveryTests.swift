@@ -181,7 +181,7 @@ func config(_ text: String) -> KubernetesSDConfig {
             ])
             #expect(publications.group("nodes", "node/node-b") == nil)
             #expect(publications.group("pods", "pod/default/p")?.labels["__meta_kubernetes_node_label_node_type"] == "worker")
-            #expect(emulator.openWatches == 2)
+            #expect(await eventually(timeout: 30) { emulator.openWatches == 2 })
             task.cancel()
             await task.value
         }
