@@ -186,4 +186,23 @@ func config(_ text: String) -> KubernetesSDConfig {
             await task.value
         }
     }
+
+    /// A collection that never lists (the emulator serves no ReplicaSets) holds back only the
+    /// configs that need it, once the sync timeout has passed.
+    @Test func unsyncedCollectionHoldsBackOnlyItsConfigs() async throws {
+        try await withEmulator { emulator, client in
+            let pod = try emulator.create(.pods, podJSON("p"))
+            try emulator.update(.pods, podStatusJSON(pod, ip: "10.1.0.5"), subresource: "status")
+            let configs = [
+                "plain": [config(#"{"role":"pod"}"#)],
+                "deployments": [config(#"{"role":"pod","attach_metadata":{"deployment":true}}"#)],
+            ]
+            let (_, publications, task) = startDiscovery(client: client, configs: configs, syncTimeout: .seconds(1))
+            #expect(await eventually(timeout: 30) { publications.count > 0 })
+            #expect(publications.groups("plain").map(\.source) == ["pod/default/p"])
+            #expect(publications.latest?["deployments"] == [])
+            task.cancel()
+            await task.value
+        }
+    }
 }

@@ -58,10 +58,11 @@ final class Publications: @unchecked Sendable {
 
 /// Runs discovery in the background; cancel the task (and await it) to stop.
 func startDiscovery(
-    client: KubernetesClient, configs: [String: [KubernetesSDConfig]], ownNamespace: String = "default"
+    client: KubernetesClient, configs: [String: [KubernetesSDConfig]], ownNamespace: String = "default",
+    syncTimeout: Duration = .seconds(30)
 ) -> (KubernetesDiscovery, Publications, Task<Void, Never>) {
     let discovery = KubernetesDiscovery(
-        client: client, ownNamespace: ownNamespace, logger: quietLogger, minPublishInterval: .milliseconds(20), syncTimeout: .seconds(30))
+        client: client, ownNamespace: ownNamespace, logger: quietLogger, minPublishInterval: .milliseconds(20), syncTimeout: syncTimeout)
     let publications = Publications()
     let task = Task { await discovery.run(configs: configs, publish: { publications.record($0) }) }
     return (discovery, publications, task)

@@ -1,3 +1,4 @@
+import Foundation
 public import KubernetesClient
 public import Logging
 
@@ -51,10 +52,16 @@ public final class KubernetesDiscovery: Sendable {
         let start = clock.now
         let syncTimeout = syncTimeout
         let (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let dirty = DirtyKeys()
         await withDiscardingTaskGroup { group in
-            for box in boxes.values {
+            for (key, box) in boxes {
                 group.addTask { await box.run() }
-                group.addTask { await box.forward(to: waker) }
+                group.addTask {
+                    await box.forward {
+                        dirty.insert(key)
+                        waker.yield()
+                    }
+                }
             }
             group.addTask {
                 try? await clock.sleep(for: syncTimeout)
@@ -62,6 +69,9 @@ public final class KubernetesDiscovery: Sendable {
             }
             waker.yield()
             var last: [String: [TargetGroup]]?
+            // Each distinct config's groups as last computed (absent: not yet, or its informers
+            // had not listed). Jobs with identical configs (common for generated ones) share them.
+            var cached: [KubernetesSDConfig: [TargetGroup]] = [:]
             var lastPublish: ContinuousClock.Instant?
             var warned = false
             for await _ in wake {
@@ -82,14 +92,31 @@ public final class KubernetesDiscovery: Sendable {
                         do { try await clock.sleep(until: next) } catch { break }
                     }
                 }
+                // Only configs that read a changed collection are recomputed.
+                let changed = dirty.take()
                 var state: [String: [TargetGroup]] = [:]
+                var fresh: [KubernetesSDConfig: [TargetGroup]] = [:]
                 for (job, jobPlans) in plans {
                     var groups: [TargetGroup] = []
-                    for plan in jobPlans where plan.keys.allSatisfy({ !unsynced.contains($0) }) {
-                        groups += plan.groups(source)
+                    for plan in jobPlans {
+                        if let done = fresh[plan.config] {
+                            groups += done
+                            continue
+                        }
+                        let keys = plan.keys
+                        guard keys.allSatisfy({ !unsynced.contains($0) }) else { continue }
+                        let result: [TargetGroup]
+                        if let previous = cached[plan.config], !keys.contains(where: changed.contains) {
+                            result = previous
+                        } else {
+                            result = plan.groups(source)
+                        }
+                        fresh[plan.config] = result
+                        groups += result
                     }
                     state[job] = groups
                 }
+                cached = fresh
                 lastPublish = clock.now
                 if state != last {
                     last = state
@@ -118,8 +145,8 @@ public final class KubernetesDiscovery: Sendable {
 protocol InformerBox: Sendable {
     var hasSynced: Bool { get }
     func run() async
-    /// Signals `waker` on every cache change until the informer stops.
-    func forward(to waker: AsyncStream<Void>.Continuation) async
+    /// Calls `changed` on every cache change until the informer stops.
+    func forward(_ changed: @escaping @Sendable () -> Void) async
     func list<T: KubernetesObject>(_ type: T.Type) -> [T]
     func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) -> T?
 }
@@ -141,8 +168,8 @@ final class TypedInformerBox<O: KubernetesObject>: InformerBox {
     var hasSynced: Bool { informer.hasSynced }
     func run() async { await informer.run() }
 
-    func forward(to waker: AsyncStream<Void>.Continuation) async {
-        for await _ in events { waker.yield() }
+    func forward(_ changed: @escaping @Sendable () -> Void) async {
+        for await _ in events { changed() }
     }
 
     func list<T: KubernetesObject>(_ type: T.Type) -> [T] {
@@ -163,5 +190,26 @@ struct InformerSource: KubernetesObjectSource {
 
     func get<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type, namespace: String?, name: String) -> T? {
         boxes[key]?.get(type, namespace: namespace, name: name)
+    }
+}
+
+/// The collections that changed since the last recompute.
+final class DirtyKeys: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var keys = Set<InformerKey>()
+
+    func insert(_ key: InformerKey) {
+        lock.lock()
+        keys.insert(key)
+        lock.unlock()
+    }
+
+    func take() -> Set<InformerKey> {
+        lock.lock()
+        defer { lock.unlock() }
+        let out = keys
+        keys = []
+        return out
     }
 }
