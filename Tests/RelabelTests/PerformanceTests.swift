@@ -7,7 +7,7 @@ import Relabel
 
     @Test func typicalKubernetesChain() throws {
         #if DEBUG
-        let targets = 2_000
+        let targets = 1_000
         #else
         let targets = 100_000
         #endif
