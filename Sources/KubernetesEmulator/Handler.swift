@@ -161,6 +161,12 @@ final class EmulatorHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func dispatch(_ request: APIRequest) {
         guard let context else { return }
         let route = Router.classify(request)
+        if let r = route.definition, route.special == nil {
+            core.requests.record(
+                RequestRecord(
+                    identity: request.identity, verb: route.verb, group: r.group, resource: r.plural, subresource: route.subresource,
+                    namespace: route.namespace))
+        }
         switch core.faults.action(for: request.identity, verb: route.verb, resource: route.resource) {
         case .refuse:
             context.close(promise: nil)

@@ -12,6 +12,7 @@ final class EmulatorCore: Sendable {
     let configuration: KubernetesEmulator.Configuration
     let store: Store
     let faults = FaultTable()
+    let requests = RequestLog()
     let tokens: NIOLockedValueBox<[String: String]>
     let addressBox = NIOLockedValueBox("")
     var address: String { addressBox.withLockedValue { $0 } }
@@ -198,6 +199,13 @@ public final class KubernetesEmulator: Sendable {
 
     /// Every accepted write so far, oldest first.
     public var auditLog: [AuditEntry] { core.store.auditLog }
+
+    /// Every distinct resource request so far (reads, watches and refused writes included),
+    /// first seen first; the RBAC attributes of what each identity asked for.
+    public var requestLog: [RequestRecord] { core.requests.records }
+
+    /// How many times each distinct resource request was made.
+    public var requestCounts: [RequestRecord: Int] { core.requests.counts }
 
     /// Creates an object through the same validation as POST.
     @discardableResult

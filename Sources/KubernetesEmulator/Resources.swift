@@ -133,6 +133,31 @@ extension ResourceDefinition {
             group: "monitoring.coreos.com", version: "v1alpha1", plural: "scrapeconfigs", singular: "scrapeconfig", kind: "ScrapeConfig",
             namespaced: true, shortNames: ["scfg"], categories: monitoringCategories, hasStatus: true, custom: true,
             allowUnconditionalUpdate: false, returnsDeletedObject: true, tracksGeneration: true),
+        // The kinds `deploy/` installs, so `kubectl apply -k deploy/base` works against the emulator.
+        // Stored as they come: no controllers act on them and only metadata is validated.
+        ResourceDefinition(
+            group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true,
+            shortNames: ["sa"]),
+        ResourceDefinition(
+            group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true,
+            shortNames: ["deploy"], categories: ["all"], hasStatus: true, tracksGeneration: true),
+        ResourceDefinition(
+            group: "apps", version: "v1", plural: "statefulsets", singular: "statefulset", kind: "StatefulSet", namespaced: true,
+            shortNames: ["sts"], categories: ["all"], hasStatus: true, tracksGeneration: true),
+        ResourceDefinition(
+            group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget", kind: "PodDisruptionBudget",
+            namespaced: true, shortNames: ["pdb"], hasStatus: true, tracksGeneration: true),
+        ResourceDefinition(
+            group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true),
+        ResourceDefinition(
+            group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding",
+            namespaced: true),
+        ResourceDefinition(
+            group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole",
+            namespaced: false),
+        ResourceDefinition(
+            group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
+            kind: "ClusterRoleBinding", namespaced: false),
     ]
 
     static func find(group: String, version: String, plural: String) -> ResourceDefinition? {
@@ -156,4 +181,12 @@ extension ResourceDefinition {
     public static let podMonitors = named("podmonitors", group: "monitoring.coreos.com")
     public static let probes = named("probes", group: "monitoring.coreos.com")
     public static let scrapeConfigs = named("scrapeconfigs", group: "monitoring.coreos.com")
+    public static let serviceAccounts = named("serviceaccounts")
+    public static let deployments = named("deployments", group: "apps")
+    public static let statefulSets = named("statefulsets", group: "apps")
+    public static let podDisruptionBudgets = named("poddisruptionbudgets", group: "policy")
+    public static let roles = named("roles", group: "rbac.authorization.k8s.io")
+    public static let roleBindings = named("rolebindings", group: "rbac.authorization.k8s.io")
+    public static let clusterRoles = named("clusterroles", group: "rbac.authorization.k8s.io")
+    public static let clusterRoleBindings = named("clusterrolebindings", group: "rbac.authorization.k8s.io")
 }
