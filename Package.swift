@@ -140,6 +140,12 @@ let package = Package(
             dependencies: [
                 "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
@@ -163,7 +169,7 @@ let package = Package(
             name: "target-allocator",
             dependencies: [
                 "TargetAllocator", "HTTPServer", "KubernetesClient", "KubernetesEmulator", "Discovery", "Allocation",
-                "Snapshot", "JSON", "SnapshotStore", "LeaderElection",
+                "Snapshot", "JSON", "SnapshotStore", "LeaderElection", "Relabel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -193,6 +199,9 @@ let package = Package(
             dependencies: [
                 "Discovery", "KubernetesClient", "KubernetesEmulator", "JSON", "Snapshot", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -29,6 +29,10 @@ public final class KubernetesClient: Sendable {
         var http = HTTPClient.Configuration(tlsConfiguration: tls)
         http.timeout = .init(connect: .seconds(5))
         http.redirectConfiguration = .disallow
+        // Every watch holds an HTTP/1.1 connection for minutes (HTTP/2 multiplexes them when the
+        // server offers it over TLS); AsyncHTTPClient's default of 8 per host would queue the
+        // Lease renewals behind the informers' watches.
+        http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: http)
         tokens = TokenSource(configuration.credentials)
         limiter = RateLimiter(queriesPerSecond: configuration.queriesPerSecond, burst: configuration.burst)

@@ -1,5 +1,5 @@
 public import Allocation
-import Discovery
+public import Discovery
 public import KubernetesClient
 import LeaderElection
 public import Logging
@@ -22,16 +22,15 @@ extension ClusterRole {
         let watcher = CollectorWatcher(
             namespace: config.collectorNamespace ?? namespace, labelSelector: config.collectorSelector?.queryString,
             gracePeriod: config.collectorNotReadyGracePeriod)
-        let scrapeConfigs = config.scrapeConfigs
+        let discovery = config.discovery(ownNamespace: namespace)
         let minWriteInterval = config.snapshot.minWriteInterval
         return ClusterRole(client: client, election: election, store: store) { writer, metrics, committed in
             LeaderPipeline(
                 identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
                 targets: { publish in
-                    let found = StaticConfigs.discover(scrapeConfigs: scrapeConfigs)
-                    for problem in found.problems { logger.error("skipping part of the scrape configs: \(problem)") }
-                    publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
-                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                    await discovery.run(client: client, logger: logger) { found in
+                        publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
+                    }
                 },
                 collectors: { publish in await watcher.run(client: client, logger: logger, publish: publish) },
                 committed: committed, metrics: metrics, logger: logger)
@@ -40,6 +39,15 @@ extension ClusterRole {
 }
 
 extension AllocatorConfig {
+    /// Discovery as the config describes it: its scrape configs, the prometheus-operator
+    /// resources when `prometheus_cr.enabled`, and the relabel filter.
+    public func discovery(ownNamespace: String) -> TargetDiscovery {
+        var settings = TargetDiscovery.Settings(
+            global: global, scrapeConfigs: scrapeConfigs, prometheusCR: prometheusCR, ownNamespace: collectorNamespace ?? ownNamespace)
+        settings.relabelFilter = filterStrategy == "relabel-config"
+        return TargetDiscovery(settings: settings)
+    }
+
     /// The allocation strategy the config names (validated when the config was parsed).
     public func allocatorConfiguration() throws -> AllocatorConfiguration {
         var fallback: FallbackStrategy?

@@ -35,7 +35,7 @@ final class ClusterHarness: Sendable {
 
     static func identity(_ i: Int) -> String { "ta-\(i)" }
 
-    init(replicas: Int, collectors: Int, targets: Int) async throws {
+    init(replicas: Int, collectors: Int, targets: Int, configYAML: String? = nil) async throws {
         var tokens = ["admin-token": "admin"]
         for i in 0..<6 { tokens["token-\(i)"] = Self.identity(i) }
         var configuration = KubernetesEmulator.Configuration()
@@ -45,11 +45,18 @@ final class ClusterHarness: Sendable {
         admin = try KubernetesClient(configuration: ClusterConfiguration(server: emulator.url, credentials: .token("admin-token")))
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         http = HTTPClient(eventLoopGroupProvider: .shared(group))
-        config = try AllocatorConfig.parse(Self.configYAML(targets: targets))
+        config = try AllocatorConfig.parse(configYAML ?? Self.configYAML(targets: targets))
         members = NIOLockedValueBox([:])
+        replicaCount = replicas
         _ = try await admin.create(Namespace(metadata: ObjectMeta(name: Self.namespace)))
         for c in 0..<collectors { try await addCollector(c) }
-        for i in 0..<replicas { try await start(i) }
+    }
+
+    private let replicaCount: Int
+
+    /// Starts the replicas (after a test has put its workload in place, if it wants to).
+    func startReplicas() async throws {
+        for i in 0..<replicaCount { try await start(i) }
     }
 
     static func configYAML(targets: Int) -> String {

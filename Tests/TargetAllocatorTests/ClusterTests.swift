@@ -65,6 +65,7 @@ import Testing
 
     @Test func steadyStateThenCrashedLeaderFailsOverWithoutMovingTargets() async throws {
         let cluster = try await ClusterHarness(replicas: 3, collectors: 3, targets: 200)
+        try await cluster.startReplicas()
         do {
             let first = try #require(await converged(cluster))
             let before = try await identicalAnswers(cluster)
@@ -113,6 +114,7 @@ import Testing
 
     @Test func partitionedLeaderStopsWritingBeforeItsLeaseExpires() async throws {
         let cluster = try await ClusterHarness(replicas: 3, collectors: 2, targets: 100)
+        try await cluster.startReplicas()
         do {
             let first = try #require(await converged(cluster))
             let leader = try #require(cluster.leaders.first)
@@ -171,6 +173,7 @@ import Testing
 
     @Test func replicasKeepServingWhileTheAPIServerIsDown() async throws {
         let cluster = try await ClusterHarness(replicas: 3, collectors: 3, targets: 100)
+        try await cluster.startReplicas()
         do {
             let first = try #require(await converged(cluster))
             let identities = cluster.running.keys.sorted()

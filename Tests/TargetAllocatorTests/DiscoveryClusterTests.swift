@@ -1,0 +1,129 @@
+import Foundation
+import JSON
+import KubernetesEmulator
+import TestSupport
+import Testing
+
+/// Discovery wired end to end (issue 7): a ServiceMonitor and a `kubernetes_sd_configs` job in
+/// the config file, a workload in the emulator, and the targets a replica serves, with the
+/// relabel filter dropping what the job's rules drop and labels served pre-relabel.
+@Suite(.serialized) struct DiscoveryClusterTests {
+    static let config = """
+        collector_namespace: observability
+        collector_selector: {matchlabels: {app: collector}}
+        leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
+        snapshot: {min_write_interval: 100ms}
+        prometheus_cr:
+          enabled: true
+          service_monitor_selector: {}
+          pod_monitor_selector: {}
+        config:
+          global: {scrape_interval: 15s}
+          scrape_configs:
+          - job_name: annotated-pods
+            kubernetes_sd_configs: [{role: pod, namespaces: {names: [shop]}}]
+            relabel_configs:
+            - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+              action: keep
+              regex: "true"
+        """
+
+    static func json(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
+
+    static func pod(_ name: String, ip: String, labels: String, scrape: Bool) throws -> JSONValue {
+        try json(
+            """
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"\(name)","namespace":"shop","uid":"uid-\(name)","labels":\(labels),
+             "annotations":{"prometheus.io/scrape":"\(scrape)"}},
+             "spec":{"nodeName":"node-1","containers":[{"name":"app","ports":[{"name":"metrics","containerPort":8080,"protocol":"TCP"}]}]},
+             "status":{"phase":"Running","podIP":"\(ip)","hostIP":"192.168.0.1","conditions":[{"type":"Ready","status":"True"}]}}
+            """)
+    }
+
+    @Test func serviceMonitorsAndKubernetesSDBecomeServedTargets() async throws {
+        let cluster = try await ClusterHarness(replicas: 1, collectors: 2, targets: 0, configYAML: Self.config)
+        do {
+            let emulator = cluster.emulator
+            emulator.seed(.named("namespaces"), [try Self.json(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#)])
+            emulator.seed(
+                .pods,
+                [
+                    try Self.pod("web-0", ip: "10.1.0.1", labels: #"{"app":"web"}"#, scrape: true),
+                    try Self.pod("web-1", ip: "10.1.0.2", labels: #"{"app":"web"}"#, scrape: true),
+                    try Self.pod("batch-0", ip: "10.1.0.9", labels: #"{"app":"batch"}"#, scrape: false),
+                ])
+            emulator.seed(
+                .services,
+                [
+                    try Self.json(
+                        #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop","labels":{"app":"web"}},"spec":{"clusterIP":"10.96.0.10","selector":{"app":"web"},"ports":[{"name":"metrics","port":8080,"targetPort":8080,"protocol":"TCP"}]}}"#
+                    )
+                ])
+            emulator.seed(
+                .named("endpointslices", group: "discovery.k8s.io"),
+                [
+                    try Self.json(
+                        #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-abc","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","ports":[{"name":"metrics","port":8080,"protocol":"TCP"}],"endpoints":[{"addresses":["10.1.0.1"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"web-0","namespace":"shop","uid":"uid-web-0"}},{"addresses":["10.1.0.2"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"web-1","namespace":"shop","uid":"uid-web-1"}}]}"#
+                    )
+                ])
+            emulator.seed(
+                .named("servicemonitors", group: "monitoring.coreos.com"),
+                [
+                    try Self.json(
+                        #"{"apiVersion":"monitoring.coreos.com/v1","kind":"ServiceMonitor","metadata":{"name":"web","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"web"}},"endpoints":[{"port":"metrics","interval":"10s"}]}}"#
+                    ),
+                    // Malformed: an unknown relabel action. It is skipped; the rest keeps working.
+                    try Self.json(
+                        #"{"apiVersion":"monitoring.coreos.com/v1","kind":"ServiceMonitor","metadata":{"name":"broken","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"web"}},"endpoints":[{"port":"metrics","relabelings":[{"action":"explode"}]}]}}"#
+                    ),
+                ])
+            try await cluster.startReplicas()
+
+            let monitorJob = "serviceMonitor/shop/web/0"
+            var jobs: JSONValue?
+            let found = await eventually(timeout: 60) {
+                guard let answer = await cluster.get("ta-0", "/jobs"), answer.status == 200, let parsed = try? JSONValue.parse(answer.body)
+                else { return false }
+                jobs = parsed
+                return parsed[monitorJob] != nil && parsed["annotated-pods"] != nil
+            }
+            #expect(found, "jobs served: \(jobs?.serialized ?? "none")")
+            #expect(jobs?["serviceMonitor/shop/broken/0"] == nil)
+
+            // Both jobs' targets, spread over the two collectors, each exactly once.
+            func addresses(_ job: String) async -> [String: String] {
+                var result: [String: String] = [:]
+                for collector in ["collector-0", "collector-1"] {
+                    guard let answer = await cluster.get("ta-0", ClusterHarness.targetsPath(job: job, collector: collector)),
+                        case .array(let groups)? = try? JSONValue.parse(answer.body)
+                    else { continue }
+                    for group in groups {
+                        if case .array(let targets)? = group["targets"] {
+                            for t in targets { if let a = t.stringValue { result[a] = collector } }
+                        }
+                    }
+                }
+                return result
+            }
+            #expect(Set(await addresses(monitorJob).keys) == ["10.1.0.1:8080", "10.1.0.2:8080"])
+            // batch-0 is not annotated for scraping: the relabel filter keeps it out.
+            #expect(Set(await addresses("annotated-pods").keys) == ["10.1.0.1:8080", "10.1.0.2:8080"])
+
+            // Labels are served pre-relabel, with Prometheus's meta labels.
+            let answer = try #require(await cluster.get("ta-0", "/jobs/annotated-pods/targets"))
+            #expect(answer.body.contains("__meta_kubernetes_pod_annotation_prometheus_io_scrape"))
+            #expect(answer.body.contains("\"__meta_kubernetes_pod_name\":\"web-0\""))
+            // The generated scrape config is served too, with the operator's relabel chain.
+            let configs = try #require(await cluster.get("ta-0", "/scrape_configs"))
+            #expect(configs.body.contains("\"job_name\":\"serviceMonitor/shop/web/0\""))
+
+            // A new pod appears: it is discovered and allocated without a restart.
+            emulator.seed(.pods, [try Self.pod("web-2", ip: "10.1.0.3", labels: #"{"app":"web"}"#, scrape: true)])
+            #expect(await eventually(timeout: 60) { await addresses("annotated-pods").keys.contains("10.1.0.3:8080") })
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}
