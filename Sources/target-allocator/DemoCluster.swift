@@ -52,7 +52,7 @@ actor DemoCluster {
         emulatorConfiguration.port = 0
         let emulator = try await KubernetesEmulator.start(emulatorConfiguration)
         let admin = try KubernetesClient(configuration: ClusterConfiguration(server: emulator.url, credentials: .token("demo-admin-token")))
-        try await DemoWorkload.seed(admin: admin, namespace: namespace, collectors: collectors)
+        try await DemoWorkload.seed(admin: admin, emulator: emulator, namespace: namespace, collectors: collectors, targets: targets)
         let config = try AllocatorConfig.parse(DemoWorkload.config(namespace: namespace, targets: targets))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)

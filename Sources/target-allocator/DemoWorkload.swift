@@ -1,13 +1,26 @@
 import Foundation
+import JSON
 import KubernetesClient
+import KubernetesEmulator
 
-/// The demo's sample cluster: nodes, collector pods, and scrape configs for a few services.
+/// The demo's sample cluster: nodes, collector pods, and a few applications discovered the way
+/// a real cluster's are: a ServiceMonitor (Service + EndpointSlice + pods), a PodMonitor, pods
+/// annotated for `kubernetes_sd_configs`, and one static job.
 enum DemoWorkload {
     static let collectorLabels = ["app.kubernetes.io/name": "demo-collector"]
 
-    static func seed(admin: KubernetesClient, namespace: String, collectors: Int) async throws {
-        for name in [namespace, "shop", "payments"] {
-            _ = try await createIfMissing(admin, Namespace(metadata: ObjectMeta(name: name)))
+    /// How the sample targets are split: (namespace, app, share, port, how it is discovered).
+    enum Discovery { case serviceMonitor, podMonitor, annotations }
+    static let apps: [(namespace: String, app: String, share: Int, port: Int, discovery: Discovery)] = [
+        ("shop", "frontend", 4, 8080, .serviceMonitor),
+        ("shop", "cart", 2, 9090, .serviceMonitor),
+        ("payments", "api", 2, 8443, .podMonitor),
+        ("batch", "worker", 1, 9100, .annotations),
+    ]
+
+    static func seed(admin: KubernetesClient, emulator: KubernetesEmulator, namespace: String, collectors: Int, targets: Int) async throws {
+        for name in [namespace, "shop", "payments", "batch"] {
+            _ = try await createIfMissing(admin, Namespace(metadata: ObjectMeta(name: name, labels: ["demo": "true"])))
         }
         let nodes = max(1, min(collectors, 3))
         for n in 0..<nodes {
@@ -23,6 +36,65 @@ enum DemoWorkload {
                 conditions: [.init(type: "Ready", status: "True")])
             _ = try await admin.updateStatus(pod)
         }
+
+        // Applications: pods (with status, as the kubelet would report it), and what discovers them.
+        let discovered = targets * 9 / 10
+        let shares = apps.reduce(0) { $0 + $1.share }
+        for (a, app) in apps.enumerated() {
+            let count = discovered * app.share / shares
+            var pods: [JSONValue] = []
+            var endpoints: [String] = []
+            for i in 0..<count {
+                let ip = "10.\(a + 1).\(i / 250).\(i % 250 + 1)"
+                let name = "\(app.app)-\(i)"
+                pods.append(
+                    try JSONValue.parse(
+                        """
+                        {"apiVersion":"v1","kind":"Pod","metadata":{"name":"\(name)","namespace":"\(app.namespace)","uid":"\(app.namespace)-\(name)",
+                         "labels":{"app":"\(app.app)"},"annotations":{"prometheus.io/scrape":"\(app.discovery == .annotations)","prometheus.io/port":"\(app.port)"}},
+                         "spec":{"nodeName":"node-\(i % nodes)","containers":[{"name":"\(app.app)","ports":[{"name":"metrics","containerPort":\(app.port),"protocol":"TCP"}]}]},
+                         "status":{"phase":"Running","podIP":"\(ip)","hostIP":"192.168.0.\(i % nodes + 1)","conditions":[{"type":"Ready","status":"True"}]}}
+                        """))
+                endpoints.append(
+                    #"{"addresses":["\#(ip)"],"conditions":{"ready":true},"nodeName":"node-\#(i % nodes)","targetRef":{"kind":"Pod","name":"\#(name)","namespace":"\#(app.namespace)","uid":"\#(app.namespace)-\#(name)"}}"#
+                )
+            }
+            emulator.seed(.pods, pods)
+            switch app.discovery {
+            case .serviceMonitor:
+                emulator.seed(
+                    .services,
+                    [
+                        try JSONValue.parse(
+                            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"\#(app.app)","namespace":"\#(app.namespace)","labels":{"app":"\#(app.app)"}},"spec":{"clusterIP":"10.96.\#(a).1","selector":{"app":"\#(app.app)"},"ports":[{"name":"metrics","port":\#(app.port),"targetPort":\#(app.port),"protocol":"TCP"}]}}"#
+                        )
+                    ])
+                emulator.seed(
+                    .named("endpointslices", group: "discovery.k8s.io"),
+                    [
+                        try JSONValue.parse(
+                            #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"\#(app.app)-slice","namespace":"\#(app.namespace)","labels":{"kubernetes.io/service-name":"\#(app.app)"}},"addressType":"IPv4","ports":[{"name":"metrics","port":\#(app.port),"protocol":"TCP"}],"endpoints":[\#(endpoints.joined(separator: ","))]}"#
+                        )
+                    ])
+                emulator.seed(
+                    .named("servicemonitors", group: "monitoring.coreos.com"),
+                    [
+                        try JSONValue.parse(
+                            #"{"apiVersion":"monitoring.coreos.com/v1","kind":"ServiceMonitor","metadata":{"name":"\#(app.app)","namespace":"\#(app.namespace)"},"spec":{"selector":{"matchLabels":{"app":"\#(app.app)"}},"endpoints":[{"port":"metrics","interval":"15s"}]}}"#
+                        )
+                    ])
+            case .podMonitor:
+                emulator.seed(
+                    .named("podmonitors", group: "monitoring.coreos.com"),
+                    [
+                        try JSONValue.parse(
+                            #"{"apiVersion":"monitoring.coreos.com/v1","kind":"PodMonitor","metadata":{"name":"\#(app.app)","namespace":"\#(app.namespace)"},"spec":{"selector":{"matchLabels":{"app":"\#(app.app)"}},"podMetricsEndpoints":[{"port":"metrics","interval":"30s"}]}}"#
+                        )
+                    ])
+            case .annotations:
+                break
+            }
+        }
     }
 
     private static func createIfMissing<T: KubernetesObject>(_ client: KubernetesClient, _ object: T) async throws -> T {
@@ -34,17 +106,12 @@ enum DemoWorkload {
     }
 
     /// The allocator config: short lease timings so failover is quick to watch, collectors by
-    /// label, and static scrape configs spreading `targets` over a few jobs.
+    /// label, the prometheus-operator resources, annotated pods, and one static job with the
+    /// remaining tenth of the targets.
     static func config(namespace: String, targets: Int) -> String {
-        let jobs: [(name: String, share: Int, port: Int, labels: [String: String])] = [
-            ("shop/frontend", 4, 8080, ["team": "web", "tier": "frontend"]),
-            ("shop/cart", 2, 9090, ["team": "web", "tier": "backend"]),
-            ("payments/api", 2, 8443, ["team": "payments", "tier": "backend"]),
-            ("node-exporter", 1, 9100, ["team": "platform"]),
-            ("kube-state-metrics", 1, 8081, ["team": "platform"]),
-        ]
-        let shares = jobs.reduce(0) { $0 + $1.share }
-        var yaml = """
+        let statics = targets - targets * 9 / 10
+        let addresses = (0..<statics).map { "\"10.200.\($0 / 250).\($0 % 250 + 1):8081\"" }
+        return """
             collector_namespace: \(namespace)
             collector_selector:
               matchlabels:
@@ -58,30 +125,26 @@ enum DemoWorkload {
             snapshot:
               configmap_name: target-allocator-snapshot
               min_write_interval: 500ms
+            prometheus_cr:
+              enabled: true
+              scrape_interval: 30s
+              service_monitor_selector: {}
+              pod_monitor_selector: {}
             config:
               global:
                 scrape_interval: 30s
               scrape_configs:
+              - job_name: annotated-pods
+                kubernetes_sd_configs: [{role: pod}]
+                relabel_configs:
+                - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+                  action: keep
+                  regex: "true"
+              - job_name: kube-state-metrics
+                static_configs:
+                - targets: [\(addresses.joined(separator: ", "))]
+                  labels: {team: platform}
 
             """
-        var assigned = 0
-        for (j, job) in jobs.enumerated() {
-            let count = j == jobs.count - 1 ? targets - assigned : targets * job.share / shares
-            assigned += count
-            yaml += "  - job_name: \(job.name)\n    scrape_interval: 15s\n    static_configs:\n"
-            // Groups of up to 25 targets, one per "pod template hash", like a Deployment's pods.
-            var start = 0
-            var groupIndex = 0
-            while start < count {
-                let end = min(count, start + 25)
-                let addresses = (start..<end).map { "\"10.\(j + 1).\($0 / 250).\($0 % 250 + 1):\(job.port)\"" }
-                yaml += "      - targets: [\(addresses.joined(separator: ", "))]\n        labels:\n"
-                for (k, v) in job.labels.sorted(by: { $0.key < $1.key }) { yaml += "          \(k): \(v)\n" }
-                yaml += "          group: g\(groupIndex)\n"
-                start = end
-                groupIndex += 1
-            }
-        }
-        return yaml
     }
 }

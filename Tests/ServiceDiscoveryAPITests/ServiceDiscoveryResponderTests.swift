@@ -52,6 +52,26 @@ import Testing
         return (resource.identity.status.code, String(buffer: resource.identity.body), resource.identity.etag)
     }
 
+    @Test func rootPageShowsLeaderAndBalanceWithoutExternalAssets() {
+        let r = ServiceDiscoveryResponder(
+            options: .init(identity: "ta-<1>"), registry: PrometheusCollectorRegistry(), leadership: { ("ta-0", false) },
+            clock: { 2_500_000 })
+        let before = get(r, "/")
+        #expect(before.status == 200)
+        #expect(before.body.contains("none loaded yet"))
+        r.install(Self.snapshot())
+        let page = get(r, "/")
+        #expect(page.status == 200)
+        #expect(page.body.contains("ta-&lt;1&gt;"), "identity is escaped")
+        #expect(page.body.contains("<td>ta-0</td>"))
+        #expect(page.body.contains("2 / 1"), "epoch / generation")
+        // One bar per collector, the fullest one at full width.
+        #expect(page.body.contains("<tr><td>collector-0</td><td class=n>2</td><td><span class=bar style=\"width:400px\">"))
+        #expect(page.body.contains("<tr><td>collector-1</td><td class=n>2</td>"))
+        #expect(!page.body.contains("src="), "no scripts, images or fonts from elsewhere")
+        #expect(!page.body.contains("<script"))
+    }
+
     @Test func servesHTTPSDGroupsPerJobAndCollector() {
         let r = responder()
         r.install(Self.snapshot())
