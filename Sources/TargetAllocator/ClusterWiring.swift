@@ -9,8 +9,10 @@ import SnapshotStore
 extension ClusterRole {
     /// The product's wiring from its config file: the Lease and snapshot ConfigMaps in
     /// `namespace`, collectors from the collector pods, targets from the scrape configs.
+    /// - Parameter reload: follow this config file and restart discovery when it changes.
     public static func standard(
-        config: AllocatorConfig, client: KubernetesClient, identity: String, namespace: String, logger: Logger
+        config: AllocatorConfig, client: KubernetesClient, identity: String, namespace: String, logger: Logger,
+        reload: ConfigReload? = nil
     ) throws -> ClusterRole {
         var election = LeaderElectionConfiguration(leaseName: config.leaderElection.leaseName, namespace: namespace, identity: identity)
         election.leaseDuration = config.leaderElection.leaseDuration
@@ -22,14 +24,20 @@ extension ClusterRole {
         let watcher = CollectorWatcher(
             namespace: config.collectorNamespace ?? namespace, labelSelector: config.collectorSelector?.queryString,
             gracePeriod: config.collectorNotReadyGracePeriod)
-        let discovery = config.discovery(ownNamespace: namespace)
         let minWriteInterval = config.snapshot.minWriteInterval
         return ClusterRole(client: client, election: election, store: store) { writer, metrics, committed in
             LeaderPipeline(
                 identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
                 targets: { publish in
-                    await discovery.run(client: client, logger: logger) { found in
-                        publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
+                    let discover: @Sendable (AllocatorConfig) async -> Void = { config in
+                        await config.discovery(ownNamespace: namespace).run(client: client, logger: logger) { found in
+                            publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
+                        }
+                    }
+                    if let reload {
+                        await reload.follow(initial: config, logger: logger, discover)
+                    } else {
+                        await discover(config)
                     }
                 },
                 collectors: { publish in await watcher.run(client: client, logger: logger, publish: publish) },

@@ -96,6 +96,11 @@ struct RunCommand: AsyncParsableCommand {
         if snapshotFile == nil {
             let environment = ProcessInfo.processInfo.environment
             let config = try AllocatorConfig.load(path: configFile, environment: environment)
+            // Upstream's config-file `https` block, when the flags did not already turn HTTPS on.
+            if !enableHTTPS, config.https.enabled, let cert = config.https.tlsCertFilePath, let key = config.https.tlsKeyFilePath {
+                settings.httpsAddress = ListenAddress(config.https.listenAddress)
+                settings.tls = TLSFiles(certificateChain: cert, privateKey: key, clientCA: config.https.caFilePath)
+            }
             let clusterConfiguration: ClusterConfiguration
             if let path = kubeconfigPath ?? config.kubeConfigPath {
                 clusterConfiguration = try .kubeconfig(path: path)
@@ -108,7 +113,8 @@ struct RunCommand: AsyncParsableCommand {
             let kubernetes = try KubernetesClient(configuration: clusterConfiguration)
             client = kubernetes
             settings.cluster = try ClusterRole.standard(
-                config: config, client: kubernetes, identity: name, namespace: namespace, logger: logger)
+                config: config, client: kubernetes, identity: name, namespace: namespace, logger: logger,
+                reload: ConfigReload(path: configFile))
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))

@@ -35,7 +35,11 @@ final class ClusterHarness: Sendable {
 
     static func identity(_ i: Int) -> String { "ta-\(i)" }
 
-    init(replicas: Int, collectors: Int, targets: Int, configYAML: String? = nil) async throws {
+    /// Set to follow a config file (hot reload), checked every 200 ms.
+    let reloadPath: String?
+
+    init(replicas: Int, collectors: Int, targets: Int, configYAML: String? = nil, reloadPath: String? = nil) async throws {
+        self.reloadPath = reloadPath
         var tokens = ["admin-token": "admin"]
         for i in 0..<6 { tokens["token-\(i)"] = Self.identity(i) }
         var configuration = KubernetesEmulator.Configuration()
@@ -108,8 +112,10 @@ final class ClusterHarness: Sendable {
         settings.listenAddress = ListenAddress(host: "127.0.0.1", port: 0)
         var logger = Logger(label: identity)
         logger.logLevel = ProcessInfo.processInfo.environment["CLUSTER_TEST_LOG"] == nil ? .critical : .info
+        var reload = reloadPath.map { ConfigReload(path: $0) }
+        reload?.interval = .milliseconds(200)
         settings.cluster = try ClusterRole.standard(
-            config: config, client: client, identity: identity, namespace: Self.namespace, logger: logger)
+            config: config, client: client, identity: identity, namespace: Self.namespace, logger: logger, reload: reload)
         let replica = try Replica(settings: settings, group: group, logger: logger)
         let task = Task { _ = try? await replica.run() }
         let port = try #require(try await replica.addresses().plain?.port)

@@ -126,4 +126,33 @@ import Testing
         }
         await cluster.shutdown()
     }
+
+    @Test func aChangedConfigFileReloadsDiscoveryWithoutARestart() async throws {
+        let dir = try ScratchDirectory()
+        defer { dir.remove() }
+        let v1 = ClusterHarness.configYAML(targets: 20)
+        try dir.write("config.yaml", v1)
+        let cluster = try await ClusterHarness(replicas: 1, collectors: 2, targets: 20, configYAML: v1, reloadPath: dir.path("config.yaml"))
+        do {
+            try await cluster.startReplicas()
+            func jobs() async -> Set<String> {
+                guard let answer = await cluster.get("ta-0", "/jobs"), case .object(let members)? = try? JSONValue.parse(answer.body) else {
+                    return []
+                }
+                return Set(members.map(\.key))
+            }
+            #expect(await eventually(timeout: 30) { await jobs() == ["web", "db/main"] })
+            // An invalid version is ignored; the running config stays.
+            try dir.write("config.yaml", v1 + "  - job_name: web\n")
+            try await Task.sleep(for: .seconds(1))
+            #expect(await jobs() == ["web", "db/main"])
+            // A valid one adds a job.
+            try dir.write("config.yaml", v1 + "  - job_name: added\n    static_configs: [{targets: [\"10.5.0.1:80\"]}]\n")
+            #expect(await eventually(timeout: 30) { await jobs() == ["web", "db/main", "added"] })
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
 }
