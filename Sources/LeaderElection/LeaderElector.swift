@@ -86,6 +86,17 @@ public actor LeaderElector {
 
     public nonisolated var currentTerm: LeaderTerm? { status.withLockedValue { $0.term } }
 
+    /// When our last successful write of the Lease happened (monotonic clock).
+    private nonisolated let renewedAt = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    /// Whether this replica holds the Lease with a renew younger than `renewDeadline`: the
+    /// window in which leader writes are safe. Writers check it before every request, so work
+    /// that outlives its term (a slow step, a starved process) cannot write late.
+    public nonisolated var holdsFreshLease: Bool {
+        guard leadership.isLeader, let renewed = renewedAt.withLockedValue({ $0 }) else { return false }
+        return ContinuousClock.now - renewed < configuration.renewDeadline
+    }
+
     /// Campaigns until cancelled. Each time this replica wins, `lead` runs with the term; it is
     /// cancelled (and awaited) when leadership is lost. On cancellation the lease is released
     /// once leader work has stopped, and only if a fresh read still shows us as holder.
@@ -242,6 +253,7 @@ public actor LeaderElector {
         observedSpec = lease.spec
         observedTime = instant
         lastRenew = instant
+        renewedAt.withLockedValue { $0 = instant }
         publishObserved()
     }
 

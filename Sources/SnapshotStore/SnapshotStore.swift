@@ -26,9 +26,12 @@ public enum SnapshotStoreError: Error, CustomStringConvertible {
     /// A newer epoch is stored: another replica leads; this writer must stop.
     case fenced(storedEpoch: UInt64, ourEpoch: UInt64)
     case corrupt(String)
+    /// The term ended (or its Lease renew is overdue) before the write.
+    case notLeading
 
     public var description: String {
         switch self {
+        case .notLeading: "snapshot not written: this replica's Lease is not fresh"
         case .fenced(let stored, let ours): "snapshot fenced: epoch \(stored) is stored, ours is \(ours)"
         case .corrupt(let m): "snapshot rejected: \(m)"
         }
@@ -49,10 +52,22 @@ public actor SnapshotWriter {
     /// Chunks to keep at the next collection (the last two generations'), once a commit left garbage.
     private var pendingCollection: Set<String>?
 
-    public init(client: KubernetesClient, configuration: SnapshotStoreConfiguration, logger: Logger) {
+    /// Asked before every write; false stops the commit (`SnapshotStoreError.notLeading`).
+    private let mayWrite: @Sendable () -> Bool
+
+    /// - Parameter mayWrite: whether the term is still safe to write in (the elector's view).
+    public init(
+        client: KubernetesClient, configuration: SnapshotStoreConfiguration, logger: Logger,
+        mayWrite: @escaping @Sendable () -> Bool = { true }
+    ) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
+        self.mayWrite = mayWrite
+    }
+
+    private func checkStillLeading() throws {
+        guard mayWrite() else { throw SnapshotStoreError.notLeading }
     }
 
     /// The snapshot currently committed (for seeding a new leader), if any.
@@ -120,6 +135,7 @@ public actor SnapshotWriter {
                 binaryData: [SnapshotStoreConfiguration.chunkKey: Data(bytes)])
             configMap.immutable = true
             do {
+                try checkStillLeading()
                 _ = try await client.create(configMap)
             } catch let error as KubernetesError where error.isAlreadyExists {
                 // Left by an attempt whose answer we lost: same name means same epoch and generation.
@@ -139,6 +155,7 @@ public actor SnapshotWriter {
             metadata: ObjectMeta(name: configuration.manifestName, namespace: configuration.namespace, labels: labels(generation: nil)),
             data: [SnapshotStoreConfiguration.manifestKey: encoded])
         let written: ConfigMap
+        try checkStillLeading()
         if let manifestVersion {
             configMap.metadata.resourceVersion = manifestVersion
             written = try await client.update(configMap)
@@ -166,6 +183,7 @@ public actor SnapshotWriter {
             let (items, _) = try await client.listAll(
                 ConfigMap.self, namespace: configuration.namespace, options: ListOptions(labelSelector: selector))
             for item in items where item.name != configuration.manifestName && !keep.contains(item.name) {
+                guard mayWrite() else { return }
                 try? await client.delete(ConfigMap.self, namespace: configuration.namespace, name: item.name)
             }
         } catch {

@@ -158,7 +158,8 @@ public final class Replica: ServiceLifecycle.Service {
             onOutcome: { outcome in
                 if case .rejected = outcome { rejected.increment() }
             })
-        let writer = SnapshotWriter(client: cluster.client, configuration: cluster.store, logger: logger)
+        let writer = SnapshotWriter(
+            client: cluster.client, configuration: cluster.store, logger: logger, mayWrite: { elector.holdsFreshLease })
         let pipeline = cluster.pipeline(writer, metrics) { snapshot in
             // The reader would also see it; installing here makes the leader serve its commit at once.
             responder.installIfNewer(snapshot)
