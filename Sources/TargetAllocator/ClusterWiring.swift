@@ -30,7 +30,7 @@ extension ClusterRole {
                 identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
                 targets: { publish in
                     let discover: @Sendable (AllocatorConfig) async -> Void = { config in
-                        await config.discovery(ownNamespace: namespace).run(client: client, logger: logger) { found in
+                        await config.discovery(ownNamespace: namespace).run(client: client, logger: logger, metrics: metrics) { found in
                             publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
                         }
                     }

@@ -89,6 +89,8 @@ import Testing
             }
             #expect(found, "jobs served: \(jobs?.serialized ?? "none")")
             #expect(jobs?["serviceMonitor/shop/broken/0"] == nil)
+            let metrics = try #require(await cluster.get("ta-0", "/metrics"))
+            #expect(metrics.body.contains(#"target_allocator_invalid_resources_total{kind="serviceMonitor"} 1"#), "\(metrics.body)")
 
             // Both jobs' targets, spread over the two collectors, each exactly once.
             func addresses(_ job: String) async -> [String: String] {

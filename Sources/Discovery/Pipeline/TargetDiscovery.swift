@@ -2,6 +2,7 @@ public import JSON
 public import KubernetesClient
 public import Logging
 import NIOConcurrencyHelpers
+public import CoreMetrics
 import PrometheusOperator
 public import Snapshot
 
@@ -46,7 +47,12 @@ public struct TargetDiscovery: Sendable {
     }
 
     /// Discovers until cancelled.
-    public func run(client: KubernetesClient?, logger: Logger, publish: @escaping @Sendable (Result) -> Void) async {
+    /// - Parameter metrics: counts resources skipped as malformed
+    ///   (`target_allocator_invalid_resources_total{kind}`).
+    public func run(
+        client: KubernetesClient?, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        publish: @escaping @Sendable (Result) -> Void
+    ) async {
         let fileJobs = JobDefinition.parse(global: settings.global, scrapeConfigs: settings.scrapeConfigs, logger: logger)
         let operatorSettings = settings.prometheusCR.map { OperatorSettings.parse($0, collectorNamespace: settings.ownNamespace) }
         for problem in operatorSettings?.problems ?? [] { logger.error("prometheus_cr: \(problem)") }
@@ -58,7 +64,11 @@ public struct TargetDiscovery: Sendable {
         let (jobSets, jobSetChanged) = AsyncStream<[JobDefinition]>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await OperatorWatcher(settings: operatorSettings).run(client: client, logger: logger) { generated in
+                let onSkipped: @Sendable (SkippedResource) -> Void = { skipped in
+                    Counter(label: "target_allocator_invalid_resources_total", dimensions: [("kind", skipped.kind)], factory: metrics)
+                        .increment()
+                }
+                await OperatorWatcher(settings: operatorSettings).run(client: client, logger: logger, onSkipped: onSkipped) { generated in
                     let global = settings.global
                     let configs = generated.map(\.scrapeConfig)
                     jobSetChanged.yield(fileJobs + JobDefinition.parse(global: global, scrapeConfigs: configs, logger: logger))
