@@ -117,12 +117,10 @@ public actor LeaderElector {
                 $0.term = nil
             }
             logger.info("stopped leading", metadata: ["identity": "\(configuration.identity)"])
-            if Task.isCancelled {
-                // Our own task is cancelled, and so would be its requests: release from a fresh one.
-                await Task { await self.release() }.value
-                return
-            }
         }
+        // Leaving (cancelled), perhaps between terms while still the holder: hand the Lease back.
+        // Our own task is cancelled, and so would be its requests: release from a fresh one.
+        await Task { await self.release() }.value
     }
 
     // MARK: - acquire and renew
