@@ -86,24 +86,40 @@ extension Generation {
             if !jobLabel.isEmpty {
                 rl.append(Self.labelFrom("__meta_kubernetes_service_label_\(sanitizeLabelName(jobLabel))", to: "job"))
             }
-            if !port.isEmpty {
-                rl.append(Self.set("endpoint", port))
-            } else if let targetPort, !targetPort.text.isEmpty {
-                rl.append(Self.set("endpoint", targetPort.text))
-            }
-            rl += classRelabelings
-            rl += try rules.convert(ep["relabelings"])
-            rl += sharding(label: "__address__")
-            o.set("relabel_configs", .array(rl))
-
-            try limits(spec, into: &o)
-            try protocols(spec, scrapeClass: scrapeClass, into: &o)
-            if let v = try spec["bodySizeLimit"].string(), !v.isEmpty { o.set("body_size_limit", v) }
-            let metric = classMetricRelabelings + (try rules.convert(ep["metricRelabelings"]))
-            if !metric.isEmpty { o.set("metric_relabel_configs", .array(metric)) }
-            jobs.append(GeneratedJob(jobName: jobName, scrapeConfig: o.value, source: jobName))
+            jobs.append(
+                try finishMonitorJob(
+                    jobName, o, relabelings: rl, endpoint: ep, port: port, targetPort: targetPort, spec: spec,
+                    scrapeClass: scrapeClass, classRelabelings: classRelabelings, classMetricRelabelings: classMetricRelabelings))
         }
         return jobs
+    }
+
+    /// The end of a ServiceMonitor or PodMonitor endpoint's job, the same for both kinds: the
+    /// `endpoint` label, scrape-class and user relabelings, sharding, limits, protocols and
+    /// metric relabelings.
+    func finishMonitorJob(
+        _ jobName: String, _ builder: ObjectBuilder, relabelings: [JSONValue], endpoint ep: Field, port: String,
+        targetPort: IntOrString?, spec: Field, scrapeClass: ScrapeClass?, classRelabelings: [JSONValue],
+        classMetricRelabelings: [JSONValue]
+    ) throws(ResourceError) -> GeneratedJob {
+        var o = builder
+        var rl = relabelings
+        if !port.isEmpty {
+            rl.append(Self.set("endpoint", port))
+        } else if let targetPort, !targetPort.text.isEmpty {
+            rl.append(Self.set("endpoint", targetPort.text))
+        }
+        rl += classRelabelings
+        rl += try rules.convert(ep["relabelings"])
+        rl += sharding(label: "__address__")
+        o.set("relabel_configs", .array(rl))
+
+        try limits(spec, into: &o)
+        try protocols(spec, scrapeClass: scrapeClass, into: &o)
+        if let v = try spec["bodySizeLimit"].string(), !v.isEmpty { o.set("body_size_limit", v) }
+        let metric = classMetricRelabelings + (try rules.convert(ep["metricRelabelings"]))
+        if !metric.isEmpty { o.set("metric_relabel_configs", .array(metric)) }
+        return GeneratedJob(jobName: jobName, scrapeConfig: o.value, source: jobName)
     }
 
     /// interval, timeout, path, params, scheme: shared by both monitor kinds.
@@ -183,22 +199,10 @@ extension Generation {
             if !jobLabel.isEmpty {
                 rl.append(Self.labelFrom("__meta_kubernetes_pod_label_\(sanitizeLabelName(jobLabel))", to: "job"))
             }
-            if !port.isEmpty {
-                rl.append(Self.set("endpoint", port))
-            } else if let targetPort, !targetPort.text.isEmpty {
-                rl.append(Self.set("endpoint", targetPort.text))
-            }
-            rl += classRelabelings
-            rl += try rules.convert(ep["relabelings"])
-            rl += sharding(label: "__address__")
-            o.set("relabel_configs", .array(rl))
-
-            try limits(spec, into: &o)
-            try protocols(spec, scrapeClass: scrapeClass, into: &o)
-            if let v = try spec["bodySizeLimit"].string(), !v.isEmpty { o.set("body_size_limit", v) }
-            let metric = classMetricRelabelings + (try rules.convert(ep["metricRelabelings"]))
-            if !metric.isEmpty { o.set("metric_relabel_configs", .array(metric)) }
-            jobs.append(GeneratedJob(jobName: jobName, scrapeConfig: o.value, source: jobName))
+            jobs.append(
+                try finishMonitorJob(
+                    jobName, o, relabelings: rl, endpoint: ep, port: port, targetPort: targetPort, spec: spec,
+                    scrapeClass: scrapeClass, classRelabelings: classRelabelings, classMetricRelabelings: classMetricRelabelings))
         }
         return jobs
     }

@@ -91,16 +91,22 @@ final class ClusterHarness: Sendable {
     }
 
     func addCollector(_ c: Int) async throws {
-        var pod = Pod(
-            metadata: ObjectMeta(name: "collector-\(c)", namespace: Self.namespace, labels: ["app": "collector"]),
-            spec: .init(nodeName: "node-\(c)", containers: [.init(name: "otelcol")]))
-        pod = try await admin.create(pod)
-        pod.status = .init(phase: "Running", podIP: "10.9.0.\(c + 1)", conditions: [.init(type: "Ready", status: "True")])
-        _ = try await admin.updateStatus(pod)
+        try await Self.addCollector(c, admin: admin, namespace: Self.namespace)
     }
 
     func removeCollector(_ c: Int) async throws {
         try await admin.delete(Pod.self, namespace: Self.namespace, name: "collector-\(c)")
+    }
+
+    /// Creates collector pod `collector-<c>` and reports it Running and Ready (the API server
+    /// resets status on create, as the kubelet would set it later).
+    static func addCollector(_ c: Int, admin: KubernetesClient, namespace: String) async throws {
+        var pod = Pod(
+            metadata: ObjectMeta(name: "collector-\(c)", namespace: namespace, labels: ["app": "collector"]),
+            spec: .init(nodeName: "node-\(c)", containers: [.init(name: "otelcol")]))
+        pod = try await admin.create(pod)
+        pod.status = .init(phase: "Running", podIP: "10.9.0.\(c + 1)", conditions: [.init(type: "Ready", status: "True")])
+        _ = try await admin.updateStatus(pod)
     }
 
     func start(_ i: Int) async throws {

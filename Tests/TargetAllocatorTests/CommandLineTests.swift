@@ -9,11 +9,7 @@ import Testing
     @Test func validateReportsEveryProblemWithItsPathAndFails() async throws {
         let dir = try ScratchDirectory()
         defer { dir.remove() }
-        try dir.write(
-            "bad.yaml",
-            """
-            allocation_strategy: round-robin
-            leader_election: {lease_duration: 5s, renew_deadline: 10s}
+        let badJobs = """
             config:
               scrape_configs:
               - job_name: a
@@ -21,23 +17,14 @@ import Testing
                 scrape_timeout: 20s
               - job_name: b
                 relabel_configs: [{action: hashmod, source_labels: [x], target_label: y}]
-            """)
+            """
+        try dir.write("bad.yaml", "allocation_strategy: round-robin\nleader_election: {lease_duration: 5s, renew_deadline: 10s}\n" + badJobs)
         let bad = try await runTool(Self.binary, ["validate", "--config-file", dir.path("bad.yaml")])
         #expect(bad.status != 0)
         #expect(bad.stdout.contains("allocation_strategy"), "\(bad.stdout)")
         #expect(bad.stdout.contains("leader_election.lease_duration"), "\(bad.stdout)")
 
-        try dir.write(
-            "jobs.yaml",
-            """
-            config:
-              scrape_configs:
-              - job_name: a
-                scrape_interval: 10s
-                scrape_timeout: 20s
-              - job_name: b
-                relabel_configs: [{action: hashmod, source_labels: [x], target_label: y}]
-            """)
+        try dir.write("jobs.yaml", badJobs)
         let jobs = try await runTool(Self.binary, ["validate", "--config-file", dir.path("jobs.yaml")])
         #expect(jobs.status != 0)
         #expect(jobs.stdout.contains("scrape_configs[0].scrape_timeout"), "\(jobs.stdout)")

@@ -41,12 +41,7 @@ import Testing
         }
 
         func addCollector(_ c: Int) async throws {
-            var pod = Pod(
-                metadata: ObjectMeta(name: "collector-\(c)", namespace: EndToEndTests.namespace, labels: ["app": "collector"]),
-                spec: .init(nodeName: "node-\(c)", containers: [.init(name: "otelcol")]))
-            pod = try await admin.create(pod)
-            pod.status = .init(phase: "Running", podIP: "10.9.0.\(c + 1)", conditions: [.init(type: "Ready", status: "True")])
-            _ = try await admin.updateStatus(pod)
+            try await ClusterHarness.addCollector(c, admin: admin, namespace: EndToEndTests.namespace)
         }
 
         func removeCollector(_ c: Int) async throws {
