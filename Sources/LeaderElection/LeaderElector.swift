@@ -106,11 +106,16 @@ public actor LeaderElector {
             guard let term = await acquire() else { break }
             logger.info(
                 "started leading", metadata: ["identity": "\(configuration.identity)", "transitions": "\(term.leaseTransitions)"])
+            // The renewer is not a child: when we are cancelled (shutdown), it keeps the lease
+            // fresh while leader work winds down, so the lease is released, never left to lapse.
+            // When it gives up (lost lease), leader work is cancelled at once.
+            let renewer = Task { await self.renewUntilLost() }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await lead(term) }
-                group.addTask { await self.renewUntilLost() }
+                group.addTask { await renewer.value }
                 await group.next()
                 group.cancelAll()
+                renewer.cancel()
             }
             status.withLockedValue {
                 $0.isLeader = false

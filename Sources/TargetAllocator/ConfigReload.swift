@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 
 /// Follows the config file while leading: each valid new version restarts discovery with it
 /// (scrape configs, `prometheus_cr`, `filter_strategy`), so jobs can be added or changed without
@@ -9,6 +10,10 @@ public import Logging
 public struct ConfigReload: Sendable {
     public var path: String
     public var interval: Duration = .seconds(2)
+    /// The last valid version and the file bytes last looked at, kept across leadership terms:
+    /// a replica that leads again starts from the file as it is now, not from the config it
+    /// started with (the file may have changed while another replica led).
+    private let latest = NIOLockedValueBox<(config: AllocatorConfig, contents: Data?)?>(nil)
 
     public init(path: String) {
         self.path = path
@@ -19,31 +24,45 @@ public struct ConfigReload: Sendable {
     public func follow(
         initial: AllocatorConfig, logger: Logger, _ body: @escaping @Sendable (AllocatorConfig) async -> Void
     ) async {
-        var contents = try? Data(contentsOf: URL(fileURLWithPath: path))
-        var current = initial
+        var (current, contents) = latest.withLockedValue { $0 } ?? (initial, nil)
+        // Catch up with what changed while this replica did not follow the file.
+        if let data = read(), data != contents {
+            contents = data
+            current = parse(data, replacing: current, logger: logger) ?? current
+            latest.withLockedValue { $0 = (current, contents) }
+        }
         while !Task.isCancelled {
             let config = current
             let running = Task { await body(config) }
             var next: AllocatorConfig?
             while next == nil, !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { break }
-                guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), data != contents else { continue }
+                guard let data = read(), data != contents else { continue }
                 contents = data
-                do {
-                    let parsed = try AllocatorConfig.parse(String(decoding: data, as: UTF8.self), environment: ProcessInfo.processInfo.environment)
-                    if parsed.needsRestart(comparedTo: current) {
-                        logger.warning("config changed settings that apply only after a restart; reloading discovery only", metadata: ["path": "\(path)"])
-                    }
-                    next = parsed
-                } catch {
-                    logger.error("config reload rejected; keeping the running config", metadata: ["path": "\(path)", "error": "\(error)"])
-                }
+                next = parse(data, replacing: current, logger: logger)
+                latest.withLockedValue { $0 = (next ?? current, contents) }
             }
             running.cancel()
             await running.value
             guard let next else { return }
             logger.info("config reloaded; restarting discovery", metadata: ["path": "\(path)"])
             current = next
+        }
+    }
+
+    private func read() -> Data? { try? Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    /// The new version if valid; nil (logged) if not, so the running config stays.
+    private func parse(_ data: Data, replacing current: AllocatorConfig, logger: Logger) -> AllocatorConfig? {
+        do {
+            let parsed = try AllocatorConfig.parse(String(decoding: data, as: UTF8.self), environment: ProcessInfo.processInfo.environment)
+            if parsed.needsRestart(comparedTo: current) {
+                logger.warning("config changed settings that apply only after a restart; reloading discovery only", metadata: ["path": "\(path)"])
+            }
+            return parsed
+        } catch {
+            logger.error("config reload rejected; keeping the running config", metadata: ["path": "\(path)", "error": "\(error)"])
+            return nil
         }
     }
 }

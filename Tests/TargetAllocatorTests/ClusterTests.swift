@@ -77,13 +77,17 @@ import Testing
             let survivors = cluster.running.keys.filter { $0 != leader }.sorted()
             let poller = Poller()
             let polling = Task { await poller.run(cluster, survivors: survivors) }
-            let crashed = ContinuousClock.now
+            // Timing targets live in `cluster-bench`; on a loaded machine a test can only print
+            // the figure. What it asserts is the safety side, from the API server's clock: the
+            // successor took over no sooner than a lease duration after the last renew.
+            let crashed = Date()
             await cluster.stop(leader, crash: true)
-            let tookOver = await eventually(timeout: 30) { cluster.leaders.count == 1 }
-            let failover = ContinuousClock.now - crashed
-            print("crash failover: a new leader after \(failover) (bound: lease 3 s + 2 × retry 0.5 s)")
-            #expect(tookOver)
-            #expect(failover < .seconds(ClusterHarness.leaseDuration + 1 + 5), "failover took \(failover)")
+            #expect(await eventually(timeout: 60) { cluster.leaders.count == 1 })
+            let takeover = try Self.handover(cluster.emulator.auditLog, from: leader)
+            print(
+                "crash failover: \(takeover.successor) leads \(takeover.acquired.timeIntervalSince(crashed)) s after the crash, "
+                    + "\(takeover.gap) s after the last renew (target: lease 3 s + 2 × retry 0.5 s)")
+            #expect(takeover.gap >= Double(ClusterHarness.leaseDuration) - 0.05, "took over \(takeover.gap) s after the last renew")
 
             // The new leader's first write carries a new epoch and the same assignment.
             let after = try #require(await converged(cluster, minEpoch: first.epoch + 1))
@@ -96,13 +100,19 @@ import Testing
             #expect(moved == before, "targets changed collector across the failover")
 
             // Graceful shutdown of the new leader: handover within about two retry periods.
+            // The figure is printed here and measured in `cluster-bench`; what the test asserts
+            // is the behaviour: the successor took a released lease and did not wait it out.
             let second = try #require(cluster.leaders.first)
-            let stopped = ContinuousClock.now
+            let stopped = Date()
             await cluster.stop(second, crash: false)
-            #expect(await eventually(timeout: 30) { cluster.leaders.count == 1 })
-            let handover = ContinuousClock.now - stopped
-            print("graceful handover: \(handover) (bound: about 2 × retry 0.5 s)")
-            #expect(handover < .seconds(4), "handover took \(handover)")
+            #expect(await eventually(timeout: 60) { cluster.leaders.count == 1 })
+            let handover = try Self.handover(cluster.emulator.auditLog, from: second)
+            print(
+                "graceful handover: \(handover.successor) leads \(handover.acquired.timeIntervalSince(stopped)) s after the stop, "
+                    + "\(handover.gap) s after the release (target: about 2 × retry 0.5 s)")
+            // An unreleased lease can only be taken a whole lease duration after the holder's
+            // last write; sooner means the old leader handed it back.
+            #expect(handover.gap < Double(ClusterHarness.leaseDuration), "the lease was waited out (\(handover.gap) s), not released")
             _ = try #require(await converged(cluster, minEpoch: after.epoch + 1))
             #expect(try await identicalAnswers(cluster) == before)
         } catch {
@@ -147,6 +157,15 @@ import Testing
             throw error
         }
         await cluster.shutdown()
+    }
+
+    /// Who took the Lease after `previous` last wrote it (renew or release), when (API server
+    /// clock), and how long after that last write.
+    static func handover(_ audit: [AuditEntry], from previous: String) throws -> (successor: String, acquired: Date, gap: Double) {
+        let writes = audit.filter { $0.resource.hasPrefix("leases") }.sorted { (Int($0.resourceVersion) ?? 0) < (Int($1.resourceVersion) ?? 0) }
+        let last = try #require(writes.lastIndex { $0.identity == previous }, "\(previous) never wrote the Lease")
+        let next = try #require(writes[last...].first { $0.identity != previous }, "nobody took the Lease from \(previous)")
+        return (next.identity, next.time, next.time.timeIntervalSince(writes[last].time))
     }
 
     /// Every snapshot write (a ConfigMap write by a replica) falls inside its writer's term:
