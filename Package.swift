@@ -64,6 +64,7 @@ let package = Package(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
         .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "SampleWorkload", dependencies: ["KubernetesClient", "KubernetesEmulator", "JSON"], swiftSettings: strict),
         .target(
             name: "KubernetesClient",
             dependencies: [
@@ -170,7 +171,7 @@ let package = Package(
             name: "target-allocator",
             dependencies: [
                 "TargetAllocator", "HTTPServer", "KubernetesClient", "KubernetesEmulator", "Discovery", "Allocation",
-                "Snapshot", "JSON", "SnapshotStore", "LeaderElection", "Relabel",
+                "Snapshot", "JSON", "SnapshotStore", "LeaderElection", "Relabel", "SampleWorkload",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -244,6 +245,7 @@ let package = Package(
             name: "TargetAllocatorTests",
             dependencies: [
                 "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport", "KubernetesEmulator", "KubernetesClient",
+                "SampleWorkload",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -32,6 +32,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     private let registry: PrometheusCollectorRegistry
     private let leadership: @Sendable () -> (leader: String?, isLeader: Bool)
     private let clock: @Sendable () -> Int64
+    private let served: ServedMetrics
 
     private static let livez = HTTPResource.text(.ok, "ok\n")
     private static let ready = HTTPResource.text(.ok, "ok\n")
@@ -51,6 +52,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         self.registry = registry
         self.leadership = leadership
         self.clock = clock
+        served = ServedMetrics(registry: registry)
     }
 
     /// Renders and installs a snapshot. Rendering is CPU work proportional to the snapshot:
@@ -79,25 +81,35 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResource {
+        let started = ContinuousClock.now
+        let (resource, route) = answer(request)
+        served.durations[route.rawValue].record(ContinuousClock.now - started)
+        return resource
+    }
+
+    private func answer(_ request: HTTPRequest) -> (HTTPResource, Route) {
         let rendered = current.withLockedValue { $0 }
-        if let hit = rendered?.routes.lookup(request.target) { return hit }
+        if let hit = rendered?.routes.lookup(request.target) {
+            // The table holds `/jobs` and `/jobs/{job}/targets…`.
+            return (hit, request.target.count > 5 ? .jobTargets : .jobs)
+        }
         let path = request.path
-        if equals(path, "/") { return page(rendered) }
-        if equals(path, "/livez") { return Self.livez }
-        if equals(path, "/readyz") { return rendered == nil ? Self.notReady : Self.ready }
-        if equals(path, "/metrics") { return metrics() }
-        if equals(path, "/status") { return status(rendered) }
+        if equals(path, "/") { return (page(rendered), .root) }
+        if equals(path, "/livez") { return (Self.livez, .livez) }
+        if equals(path, "/readyz") { return (rendered == nil ? Self.notReady : Self.ready, .readyz) }
+        if equals(path, "/metrics") { return (metrics(rendered), .metrics) }
+        if equals(path, "/status") { return (status(rendered), .status) }
         if equals(path, "/scrape_configs") {
-            guard let rendered else { return Self.notReady }
+            guard let rendered else { return (Self.notReady, .scrapeConfigs) }
             let secrets = request.connection.clientCertificateVerified || options.allowInsecureAuthSecrets
-            return secrets ? rendered.scrapeConfigsWithSecrets : rendered.scrapeConfigs
+            return (secrets ? rendered.scrapeConfigsWithSecrets : rendered.scrapeConfigs, .scrapeConfigs)
         }
-        if equals(path, "/jobs") { return rendered?.jobs ?? Self.notReady }
+        if equals(path, "/jobs") { return (rendered?.jobs ?? Self.notReady, .jobs) }
         if path.count > 14, hasPrefix(path, "/jobs/"), hasSuffix(path, "/targets") {
-            guard let rendered else { return Self.notReady }
-            return targets(rendered, path: path, query: request.query)
+            guard let rendered else { return (Self.notReady, .jobTargets) }
+            return (targets(rendered, path: path, query: request.query), .jobTargets)
         }
-        return Self.notFound
+        return (Self.notFound, .unmatched)
     }
 
     // MARK: - routes
@@ -123,7 +135,8 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         return nil
     }
 
-    private func metrics() -> HTTPResource {
+    private func metrics(_ rendered: RenderedSnapshot?) -> HTTPResource {
+        served.refresh(rendered, isLeader: leadership().isLeader, nowMillis: clock())
         var out: [UInt8] = []
         registry.emit(into: &out)
         return HTTPResource(

@@ -70,6 +70,9 @@ public actor SnapshotWriter {
         guard mayWrite() else { throw SnapshotStoreError.notLeading }
     }
 
+    /// Compressed size of the last snapshot this writer committed or read, as stored.
+    public var storedBytes: Int? { stored?.size }
+
     /// The snapshot currently committed (for seeding a new leader), if any.
     public func loadCommitted() async throws -> Snapshot? {
         guard let (manifest, _) = try await SnapshotReader.fetchManifest(client: client, configuration: configuration) else { return nil }
@@ -215,17 +218,17 @@ public final class SnapshotReader: Sendable {
     private let client: KubernetesClient
     private let configuration: SnapshotStoreConfiguration
     private let logger: Logger
-    private let install: @Sendable (Snapshot) -> Void
+    private let install: @Sendable (Snapshot, _ storedBytes: Int) -> Void
     private let current: @Sendable () -> (epoch: UInt64, generation: UInt64)?
     private let onOutcome: @Sendable (Outcome) -> Void
 
     /// - Parameters:
     ///   - current: the (epoch, generation) being served, so older ones are never installed.
-    ///   - install: called with each verified newer snapshot.
+    ///   - install: called with each verified newer snapshot and its compressed size in the ConfigMaps.
     public init(
         client: KubernetesClient, configuration: SnapshotStoreConfiguration, logger: Logger,
         current: @escaping @Sendable () -> (epoch: UInt64, generation: UInt64)?,
-        install: @escaping @Sendable (Snapshot) -> Void,
+        install: @escaping @Sendable (Snapshot, _ storedBytes: Int) -> Void,
         onOutcome: @escaping @Sendable (Outcome) -> Void = { _ in }
     ) {
         self.client = client
@@ -268,7 +271,7 @@ public final class SnapshotReader: Sendable {
                 guard snapshot.epoch == manifest.epoch, snapshot.generation == manifest.generation else {
                     throw SnapshotStoreError.corrupt("manifest says \(manifest.epoch)/\(manifest.generation), data says \(snapshot.epoch)/\(snapshot.generation)")
                 }
-                install(snapshot)
+                install(snapshot, manifest.size)
                 outcome = .installed(epoch: snapshot.epoch, generation: snapshot.generation)
             }
         } catch {

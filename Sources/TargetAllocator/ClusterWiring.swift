@@ -31,11 +31,11 @@ extension ClusterRole {
                 targets: { publish in
                     let discover: @Sendable (AllocatorConfig) async -> Void = { config in
                         await config.discovery(ownNamespace: namespace).run(client: client, logger: logger, metrics: metrics) { found in
-                            publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets))
+                            publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets, discovered: found.discovered))
                         }
                     }
                     if let reload {
-                        await reload.follow(initial: config, logger: logger, discover)
+                        await reload.follow(initial: config, logger: logger, metrics: metrics, discover)
                     } else {
                         await discover(config)
                     }

@@ -1,4 +1,5 @@
 import Foundation
+public import CoreMetrics
 public import Logging
 import NIOConcurrencyHelpers
 
@@ -21,9 +22,13 @@ public struct ConfigReload: Sendable {
 
     /// Runs `body` with the current config until the file changes to a valid new version, then
     /// with that one, until cancelled.
+    /// - Parameter metrics: counts each change seen in upstream's
+    ///   `opentelemetry_allocator_events_total{source="EventSourceConfigMap"}`.
     public func follow(
-        initial: AllocatorConfig, logger: Logger, _ body: @escaping @Sendable (AllocatorConfig) async -> Void
+        initial: AllocatorConfig, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        _ body: @escaping @Sendable (AllocatorConfig) async -> Void
     ) async {
+        let events = Counter(label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourceConfigMap")], factory: metrics)
         var (current, contents) = latest.withLockedValue { $0 } ?? (initial, nil)
         // Catch up with what changed while this replica did not follow the file.
         if let data = read(), data != contents {
@@ -38,6 +43,7 @@ public struct ConfigReload: Sendable {
             while next == nil, !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { break }
                 guard let data = read(), data != contents else { continue }
+                events.increment()
                 contents = data
                 next = parse(data, replacing: current, logger: logger)
                 latest.withLockedValue { $0 = (next ?? current, contents) }

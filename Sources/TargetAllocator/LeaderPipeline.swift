@@ -11,10 +11,14 @@ public import SnapshotStore
 public struct DiscoveredTargets: Sendable, Hashable {
     public var jobs: [Job]
     public var targets: [Target]
+    /// Targets per job before relabel filtering (upstream's `opentelemetry_allocator_targets`);
+    /// nil counts the targets given.
+    public var discovered: [String: Int]?
 
-    public init(jobs: [Job], targets: [Target]) {
+    public init(jobs: [Job], targets: [Target], discovered: [String: Int]? = nil) {
         self.jobs = jobs
         self.targets = targets
+        self.discovered = discovered
     }
 }
 
@@ -68,6 +72,7 @@ public struct LeaderPipeline: LeaderWork {
         let remaining: Gauge
         let discovered: Gauge
         let allocateTime: Timer
+        let storedBytes: Gauge
 
         init(factory: any MetricsFactory, strategy: String) {
             self.factory = factory
@@ -79,6 +84,7 @@ public struct LeaderPipeline: LeaderWork {
             unassigned = Gauge(label: "opentelemetry_allocator_targets_unassigned", factory: factory)
             remaining = Gauge(label: "opentelemetry_allocator_targets_remaining", factory: factory)
             discovered = Gauge(label: "opentelemetry_allocator_collectors_discovered", factory: factory)
+            storedBytes = Gauge(label: Replica.storedBytesMetric, factory: factory)
             allocateTime = Timer(
                 label: "opentelemetry_allocator_time_to_allocate", dimensions: [("method", "SetTargets"), ("strategy", strategy)],
                 factory: factory)
@@ -102,8 +108,8 @@ public struct LeaderPipeline: LeaderWork {
     /// Records the per-job and per-collector gauges; series that disappeared are set to 0.
     private func record(_ targets: DiscoveredTargets, _ snapshot: Snapshot, seen: inout (jobs: Set<String>, collectors: Set<String>)) {
         let strategy = allocation.strategy.name
-        var perJob: [String: Int] = [:]
-        for target in targets.targets { perJob[target.job, default: 0] += 1 }
+        var perJob: [String: Int] = targets.discovered ?? [:]
+        if targets.discovered == nil { for target in targets.targets { perJob[target.job, default: 0] += 1 } }
         var perCollector: [String: Int] = [:]
         for collector in snapshot.collectors { perCollector[collector.name] = 0 }
         for target in snapshot.targets { if let c = target.collector { perCollector[c, default: 0] += 1 } }
@@ -186,6 +192,7 @@ public struct LeaderPipeline: LeaderWork {
                         "collectors": "\(collectors.count)", "moves": "\(outcome.moves)",
                     ])
                 committed(next)
+                if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
                 await writer.collectGarbage()
             }
             group.cancelAll()

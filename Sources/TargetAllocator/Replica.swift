@@ -1,3 +1,4 @@
+import Discovery
 public import HTTPServer
 public import KubernetesClient
 public import LeaderElection
@@ -104,7 +105,12 @@ public final class Replica: ServiceLifecycle.Service {
     }
 
     public func run() async throws {
-        let factory = PrometheusMetricsFactory(registry: registry)
+        let factory = {
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets[TargetDiscovery.processTargetsMetric] = TargetDiscovery.processingBuckets
+            factory.durationHistogramBuckets[TargetDiscovery.processTargetGroupsMetric] = TargetDiscovery.processingBuckets
+            return factory
+        }()
         let tlsProvider: TLSContextProvider?
         let server: HTTPServer
         do {
@@ -149,11 +155,14 @@ public final class Replica: ServiceLifecycle.Service {
         let responder = self.responder
         let installed = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "configmap")], factory: metrics)
         let rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "configmap")], factory: metrics)
+        let storedBytes = Gauge(label: Self.storedBytesMetric, factory: metrics)
         let reader = SnapshotReader(
             client: cluster.client, configuration: cluster.store, logger: logger,
             current: { responder.installed },
-            install: { snapshot in
-                if responder.installIfNewer(snapshot) { installed.increment() }
+            install: { snapshot, bytes in
+                guard responder.installIfNewer(snapshot) else { return }
+                installed.increment()
+                storedBytes.record(bytes)
             },
             onOutcome: { outcome in
                 if case .rejected = outcome { rejected.increment() }
@@ -167,6 +176,9 @@ public final class Replica: ServiceLifecycle.Service {
         group.addTask { await reader.run() }
         group.addTask { await elector.run { term in await pipeline.lead(term: term) } }
     }
+
+    /// Compressed size of the served snapshot in its ConfigMaps (the etcd budget it uses).
+    static let storedBytesMetric = "target_allocator_snapshot_stored_bytes"
 
     private func resolveStart(_ result: Result<Addresses, any Error>) {
         let waiters = start.withLockedValue { state in

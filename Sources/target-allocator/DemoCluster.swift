@@ -7,6 +7,7 @@ import KubernetesEmulator
 import Logging
 import NIOCore
 import NIOPosix
+import SampleWorkload
 import TargetAllocator
 
 /// The demo's cluster: the emulator, its sample objects and the replicas, with the means to
@@ -52,8 +53,8 @@ actor DemoCluster {
         emulatorConfiguration.port = 0
         let emulator = try await KubernetesEmulator.start(emulatorConfiguration)
         let admin = try KubernetesClient(configuration: ClusterConfiguration(server: emulator.url, credentials: .token("demo-admin-token")))
-        try await DemoWorkload.seed(admin: admin, emulator: emulator, namespace: namespace, collectors: collectors, targets: targets)
-        let config = try AllocatorConfig.parse(DemoWorkload.config(namespace: namespace, targets: targets))
+        try await SampleWorkload.seed(admin: admin, emulator: emulator, namespace: namespace, collectors: collectors, targets: targets)
+        let config = try AllocatorConfig.parse(SampleWorkload.config(namespace: namespace, targets: targets))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var members: [Member] = []

@@ -39,7 +39,7 @@ import Testing
             SnapshotReader(
                 client: client, configuration: SnapshotStoreClusterTests.store, logger: SnapshotStoreClusterTests.quiet,
                 current: { self.current.withLockedValue { $0.map { ($0.epoch, $0.generation) } } },
-                install: { snapshot in self.current.withLockedValue { $0 = snapshot } })
+                install: { snapshot, _ in self.current.withLockedValue { $0 = snapshot } })
         }
     }
 

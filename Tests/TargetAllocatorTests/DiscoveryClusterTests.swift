@@ -91,6 +91,24 @@ import Testing
             #expect(jobs?["serviceMonitor/shop/broken/0"] == nil)
             let metrics = try #require(await cluster.get("ta-0", "/metrics"))
             #expect(metrics.body.contains(#"target_allocator_invalid_resources_total{kind="serviceMonitor"} 1"#), "\(metrics.body)")
+            // Upstream's series with its names and labels, and ours about leadership and the snapshot.
+            func value(_ series: String) -> Double? {
+                metrics.body.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect((value(#"opentelemetry_allocator_events_total{source="EventSourcePrometheusCR"}"#) ?? 0) >= 3)
+            #expect((value("opentelemetry_allocator_process_targets_duration_seconds_count") ?? 0) >= 1)
+            #expect((value(#"opentelemetry_allocator_process_target_groups_duration_seconds_count{job_name="annotated-pods"}"#) ?? 0) >= 1)
+            #expect((value(#"opentelemetry_allocator_http_duration_seconds_count{path="/jobs"}"#) ?? 0) >= 1)
+            // Counted before the relabel filter, as upstream does: batch-0 too.
+            #expect(value(#"opentelemetry_allocator_targets{job_name="annotated-pods"}"#) == 3, "\(metrics.body)")
+            #expect(value("opentelemetry_allocator_targets_remaining") == 4)
+            #expect(value("target_allocator_leader") == 1)
+            #expect(value("target_allocator_snapshot_loaded") == 1)
+            #expect((value("target_allocator_snapshot_epoch") ?? 0) >= 1)
+            #expect((value("target_allocator_snapshot_generation") ?? 0) >= 1)
+            #expect((value("target_allocator_snapshot_stored_bytes") ?? 0) > 0)
+            #expect(value("target_allocator_snapshot_targets") == 4)
+            #expect((value("target_allocator_snapshot_age_seconds") ?? -1) >= 0)
 
             // Both jobs' targets, spread over the two collectors, each exactly once.
             func addresses(_ job: String) async -> [String: String] {

@@ -4,16 +4,21 @@ import KubernetesClient
 import KubernetesEmulator
 import Logging
 import NIOConcurrencyHelpers
+import SampleWorkload
 import TestSupport
 import Testing
 
-/// The product as a person runs it (issue 6): the API emulator, three `target-allocator`
+/// The product as a person runs it (issue 6): the API emulator with the demo's workload
+/// (ServiceMonitors, a PodMonitor, annotated pods, a static job), three `target-allocator`
 /// processes of the built binary, and three real Prometheus servers playing the collectors,
 /// discovering over HTTPS (so HTTP/2, with client certificates) from all three replicas.
 /// The leader is killed with SIGKILL; then collectors are scaled 3 → 4 → 3.
 @Suite(.serialized) struct EndToEndTests {
     static let namespace = "observability"
-    static let jobs = ["web", "db/main"]
+    static let targets = 300
+    static let expected = SampleWorkload.expectedTargets(targets: targets)
+    static let jobs = expected.keys.sorted()
+    static let addresses = expected.values.reduce(into: Set<String>()) { $0.formUnion($1) }
 
     final class Cluster: Sendable {
         let dir: ScratchDirectory
@@ -23,7 +28,7 @@ import Testing
         let replicas = NIOLockedValueBox<[String: (process: BackgroundProcess, http: Int, https: Int)]>([:])
         let prometheus = NIOLockedValueBox<[String: (process: BackgroundProcess, port: Int)]>([:])
 
-        init(targets: Int) async throws {
+        init() async throws {
             dir = try ScratchDirectory()
             certs = try TestCertificates()
             var configuration = KubernetesEmulator.Configuration()
@@ -31,9 +36,13 @@ import Testing
             configuration.logger = Logger(label: "emulator", factory: { _ in SwiftLogNoOpLogHandler() })
             emulator = try await KubernetesEmulator.start(configuration)
             admin = try KubernetesClient(configuration: ClusterConfiguration(server: emulator.url, credentials: .token("admin-token")))
-            _ = try await admin.create(Namespace(metadata: ObjectMeta(name: EndToEndTests.namespace)))
-            for c in 0..<3 { try await addCollector(c) }
-            try dir.write("config.yaml", ClusterHarness.configYAML(targets: targets))
+            try await SampleWorkload.seed(
+                admin: admin, emulator: emulator, namespace: EndToEndTests.namespace, collectors: 3, targets: EndToEndTests.targets)
+            try dir.write(
+                "config.yaml",
+                SampleWorkload.config(
+                    namespace: EndToEndTests.namespace, targets: EndToEndTests.targets, leaseDuration: "3s", renewDeadline: "2s",
+                    retryPeriod: "500ms"))
         }
 
         static var binary: String {
@@ -41,7 +50,7 @@ import Testing
         }
 
         func addCollector(_ c: Int) async throws {
-            try await ClusterHarness.addCollector(c, admin: admin, namespace: EndToEndTests.namespace)
+            try await SampleWorkload.addCollector(c, admin: admin, namespace: EndToEndTests.namespace)
         }
 
         func removeCollector(_ c: Int) async throws {
@@ -163,8 +172,9 @@ import Testing
     }
 
     @Test func prometheusCollectorsThroughLeaderCrashAndScaling() async throws {
-        let targets = 300
-        let cluster = try await Cluster(targets: targets)
+        let targets = Self.addresses.count
+        #expect(targets == Self.targets)
+        let cluster = try await Cluster()
         do {
             #expect(FileManager.default.isExecutableFile(atPath: Cluster.binary), "build the product first: \(Cluster.binary)")
             for i in 0..<3 { try cluster.startReplica(i) }
@@ -176,7 +186,7 @@ import Testing
             @Sendable func assignment(_ collectors: [String]) async -> [String: String]? { await cluster.assignment(collectors) }
             var before: [String: String] = [:]
             let settled = await eventually(timeout: 120) {
-                guard let a = await assignment(collectors), a.count == targets else { return false }
+                guard let a = await assignment(collectors), Set(a.keys) == Self.addresses else { return false }
                 before = a
                 return true
             }
@@ -197,7 +207,7 @@ import Testing
             let watching = Task {
                 while !Task.isCancelled {
                     if let a = await cluster.assignment(collectors) {
-                        if a.count != targets { violations.withLockedValue { $0.append("union has \(a.count) targets") } }
+                        if Set(a.keys) != Self.addresses { violations.withLockedValue { $0.append("union has \(a.count) targets, not the workload's") } }
                         if a != expected { violations.withLockedValue { $0.append("a target changed collector") } }
                     }
                     for c in collectors where await cluster.discovered(c)?.isEmpty == true {
@@ -227,7 +237,7 @@ import Testing
             var scaled: [String: String] = [:]
             #expect(
                 await eventually(timeout: 90) {
-                    guard let a = await assignment(four), a.count == targets, a.values.contains("collector-3") else { return false }
+                    guard let a = await assignment(four), Set(a.keys) == Self.addresses, a.values.contains("collector-3") else { return false }
                     scaled = a
                     return true
                 })
@@ -239,7 +249,7 @@ import Testing
             try await cluster.removeCollector(3)
             #expect(
                 await eventually(timeout: 90) {
-                    guard let a = await assignment(collectors), a.count == targets else { return false }
+                    guard let a = await assignment(collectors), Set(a.keys) == Self.addresses else { return false }
                     return a == before
                 }, "after 4 → 3 the assignment is not the original one")
         } catch {

@@ -20,7 +20,7 @@ public struct OperatorWatcher: Sendable {
 
     public func run(
         client: KubernetesClient, logger: Logger, onSkipped: @escaping @Sendable (SkippedResource) -> Void = { _ in },
-        publish: @escaping @Sendable ([GeneratedJob]) -> Void
+        onEvent: @escaping @Sendable () -> Void = {}, publish: @escaping @Sendable ([GeneratedJob]) -> Void
     ) async {
         let serviceMonitors = Informer<ServiceMonitor>(client: client, logger: logger)
         let podMonitors = Informer<PodMonitor>(client: client, logger: logger)
@@ -35,7 +35,10 @@ public struct OperatorWatcher: Sendable {
                 let events = informer.events()
                 group.addTask { await informer.run() }
                 group.addTask {
-                    for await _ in events { waker.yield() }
+                    for await event in events {
+                        if case .synced = event {} else { onEvent() }
+                        waker.yield()
+                    }
                     waker.finish()
                 }
             }

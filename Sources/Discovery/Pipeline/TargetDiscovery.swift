@@ -42,6 +42,12 @@ public struct TargetDiscovery: Sendable {
 
     public let settings: Settings
 
+    /// Upstream's histograms of one pass over the discovered targets, whole and per job
+    /// (buckets 1, 5, 10, 30, 60, 120 s there; see `processingBuckets`).
+    public static let processTargetsMetric = "opentelemetry_allocator_process_targets_duration_seconds"
+    public static let processTargetGroupsMetric = "opentelemetry_allocator_process_target_groups_duration_seconds"
+    public static let processingBuckets: [Duration] = [1, 5, 10, 30, 60, 120].map { .seconds($0) }
+
     public init(settings: Settings) {
         self.settings = settings
     }
@@ -57,7 +63,7 @@ public struct TargetDiscovery: Sendable {
         let operatorSettings = settings.prometheusCR.map { OperatorSettings.parse($0, collectorNamespace: settings.ownNamespace) }
         for problem in operatorSettings?.problems ?? [] { logger.error("prometheus_cr: \(problem)") }
         guard let client, let operatorSettings = operatorSettings?.0, operatorSettings.enabled else {
-            await discover(fileJobs, client: client, logger: logger, publish: publish)
+            await discover(fileJobs, client: client, logger: logger, metrics: metrics, publish: publish)
             return
         }
         // The job set changes with the resources: restart discovery for each new set.
@@ -68,7 +74,10 @@ public struct TargetDiscovery: Sendable {
                     Counter(label: "target_allocator_invalid_resources_total", dimensions: [("kind", skipped.kind)], factory: metrics)
                         .increment()
                 }
-                await OperatorWatcher(settings: operatorSettings).run(client: client, logger: logger, onSkipped: onSkipped) { generated in
+                let events = Counter(label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourcePrometheusCR")], factory: metrics)
+                await OperatorWatcher(settings: operatorSettings).run(
+                    client: client, logger: logger, onSkipped: onSkipped, onEvent: { events.increment() }
+                ) { generated in
                     let global = settings.global
                     let configs = generated.map(\.scrapeConfig)
                     jobSetChanged.yield(fileJobs + JobDefinition.parse(global: global, scrapeConfigs: configs, logger: logger))
@@ -79,7 +88,7 @@ public struct TargetDiscovery: Sendable {
             for await jobs in jobSets {
                 running?.cancel()
                 await running?.value
-                running = Task { await discover(jobs, client: client, logger: logger, publish: publish) }
+                running = Task { await discover(jobs, client: client, logger: logger, metrics: metrics, publish: publish) }
             }
             running?.cancel()
             await running?.value
@@ -88,7 +97,11 @@ public struct TargetDiscovery: Sendable {
     }
 
     /// Runs every provider of a fixed job set and publishes the combined targets.
-    private func discover(_ jobs: [JobDefinition], client: KubernetesClient?, logger: Logger, publish: @escaping @Sendable (Result) -> Void) async {
+    private func discover(
+        _ jobs: [JobDefinition], client: KubernetesClient?, logger: Logger, metrics: any MetricsFactory,
+        publish: @escaping @Sendable (Result) -> Void
+    ) async {
+        let processing = CoreMetrics.Timer(label: Self.processTargetsMetric, factory: metrics)
         var builders: [String: JobTargetBuilder] = [:]
         var servedJobs: [Job] = []
         for job in jobs {
@@ -129,15 +142,20 @@ public struct TargetDiscovery: Sendable {
                     return snapshot
                 }
                 guard ready else { continue }
+                let processingStarted = clock.now
                 for job in dirty.union(Set(servedJobs.map(\.name)).subtracting(cache.keys)) {
                     guard let builder = builders[job] else { continue }
+                    let jobStarted = clock.now
                     let all = (groups[job] ?? [:]).sorted { $0.key < $1.key }.flatMap(\.value)
                     let built = builder.targets(all)
                     cache[job] = (built.targets, all.reduce(0) { $0 + $1.targets.count })
+                    CoreMetrics.Timer(label: Self.processTargetGroupsMetric, dimensions: [("job_name", job)], factory: metrics)
+                        .recordNanoseconds(nanoseconds(clock.now - jobStarted))
                 }
                 let result = Result(
                     jobs: servedJobs, targets: servedJobs.flatMap { cache[$0.name]?.targets ?? [] },
                     discovered: cache.mapValues(\.discovered))
+                processing.recordNanoseconds(nanoseconds(clock.now - processingStarted))
                 if result != last {
                     last = result
                     publish(result)
@@ -174,4 +192,8 @@ struct GroupStore {
             dirty.insert(job)
         }
     }
+}
+
+private func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
 }

@@ -1,13 +1,14 @@
 import Foundation
 import JSON
-import KubernetesClient
-import KubernetesEmulator
+public import KubernetesClient
+public import KubernetesEmulator
 
-/// The demo's sample cluster: nodes, collector pods, and a few applications discovered the way
-/// a real cluster's are: a ServiceMonitor (Service + EndpointSlice + pods), a PodMonitor, pods
+/// A sample cluster, shared by `target-allocator demo` and the end-to-end test so the demo
+/// shows what the test proves: nodes, collector pods, and applications discovered the way a
+/// real cluster's are: ServiceMonitors (Service + EndpointSlice + pods), a PodMonitor, pods
 /// annotated for `kubernetes_sd_configs`, and one static job.
-enum DemoWorkload {
-    static let collectorLabels = ["app.kubernetes.io/name": "demo-collector"]
+public enum SampleWorkload {
+    public static let collectorLabels = ["app.kubernetes.io/name": "demo-collector"]
 
     /// How the sample targets are split: (namespace, app, share, port, how it is discovered).
     enum Discovery { case serviceMonitor, podMonitor, annotations }
@@ -18,7 +19,8 @@ enum DemoWorkload {
         ("batch", "worker", 1, 9100, .annotations),
     ]
 
-    static func seed(admin: KubernetesClient, emulator: KubernetesEmulator, namespace: String, collectors: Int, targets: Int) async throws {
+    /// Creates `collectors` collector pods and about `targets` targets (see `expectedTargets`).
+    public static func seed(admin: KubernetesClient, emulator: KubernetesEmulator, namespace: String, collectors: Int, targets: Int) async throws {
         for name in [namespace, "shop", "payments", "batch"] {
             _ = try await createIfMissing(admin, Namespace(metadata: ObjectMeta(name: name, labels: ["demo": "true"])))
         }
@@ -26,16 +28,7 @@ enum DemoWorkload {
         for n in 0..<nodes {
             _ = try await createIfMissing(admin, Node(metadata: ObjectMeta(name: "node-\(n)", labels: ["kubernetes.io/hostname": "node-\(n)"])))
         }
-        for c in 0..<collectors {
-            var pod = Pod(
-                metadata: ObjectMeta(name: "collector-\(c)", namespace: namespace, labels: collectorLabels),
-                spec: .init(nodeName: "node-\(c % nodes)", containers: [.init(name: "otelcol", image: "otel/opentelemetry-collector")]))
-            pod = try await createIfMissing(admin, pod)
-            pod.status = .init(
-                phase: "Running", podIP: "10.0.\(c / 250).\(c % 250 + 1)", hostIP: "192.168.0.\(c % nodes + 1)",
-                conditions: [.init(type: "Ready", status: "True")])
-            _ = try await admin.updateStatus(pod)
-        }
+        for c in 0..<collectors { try await addCollector(c, admin: admin, namespace: namespace, nodes: nodes) }
 
         // Applications: pods (with status, as the kubelet would report it), and what discovers them.
         let discovered = targets * 9 / 10
@@ -97,6 +90,42 @@ enum DemoWorkload {
         }
     }
 
+    /// A running, ready collector pod `collector-<c>` on one of `nodes` nodes.
+    public static func addCollector(_ c: Int, admin: KubernetesClient, namespace: String, nodes: Int = 3) async throws {
+        var pod = Pod(
+            metadata: ObjectMeta(name: "collector-\(c)", namespace: namespace, labels: collectorLabels),
+            spec: .init(nodeName: "node-\(c % nodes)", containers: [.init(name: "otelcol", image: "otel/opentelemetry-collector")]))
+        pod = try await createIfMissing(admin, pod)
+        pod.status = .init(
+            phase: "Running", podIP: "10.0.\(c / 250).\(c % 250 + 1)", hostIP: "192.168.0.\(c % nodes + 1)",
+            conditions: [.init(type: "Ready", status: "True")])
+        _ = try await admin.updateStatus(pod)
+    }
+
+    /// The jobs `config` and `seed` produce and each one's target addresses: what collectors
+    /// must discover between them, exactly.
+    public static func expectedTargets(targets: Int) -> [String: Set<String>] {
+        let discovered = targets * 9 / 10
+        let shares = apps.reduce(0) { $0 + $1.share }
+        var jobs: [String: Set<String>] = [:]
+        for (a, app) in apps.enumerated() {
+            let job =
+                switch app.discovery {
+                case .serviceMonitor: "serviceMonitor/\(app.namespace)/\(app.app)/0"
+                case .podMonitor: "podMonitor/\(app.namespace)/\(app.app)/0"
+                case .annotations: "annotated-pods"
+                }
+            let count = discovered * app.share / shares
+            jobs[job, default: []].formUnion((0..<count).map { i in "10.\(a + 1).\(i / 250).\(i % 250 + 1):\(app.port)" })
+        }
+        jobs["kube-state-metrics"] = Set(staticAddresses(targets: targets))
+        return jobs
+    }
+
+    private static func staticAddresses(targets: Int) -> [String] {
+        (0..<(targets - targets * 9 / 10)).map { "10.200.\($0 / 250).\($0 % 250 + 1):8081" }
+    }
+
     private static func createIfMissing<T: KubernetesObject>(_ client: KubernetesClient, _ object: T) async throws -> T {
         do {
             return try await client.create(object)
@@ -108,9 +137,10 @@ enum DemoWorkload {
     /// The allocator config: short lease timings so failover is quick to watch, collectors by
     /// label, the prometheus-operator resources, annotated pods, and one static job with the
     /// remaining tenth of the targets.
-    static func config(namespace: String, targets: Int) -> String {
-        let statics = targets - targets * 9 / 10
-        let addresses = (0..<statics).map { "\"10.200.\($0 / 250).\($0 % 250 + 1):8081\"" }
+    public static func config(
+        namespace: String, targets: Int, leaseDuration: String = "4s", renewDeadline: String = "3s", retryPeriod: String = "1s"
+    ) -> String {
+        let addresses = staticAddresses(targets: targets).map { "\"\($0)\"" }
         return """
             collector_namespace: \(namespace)
             collector_selector:
@@ -119,9 +149,9 @@ enum DemoWorkload {
             allocation_strategy: consistent-hashing
             leader_election:
               lease_name: target-allocator
-              lease_duration: 4s
-              renew_deadline: 3s
-              retry_period: 1s
+              lease_duration: \(leaseDuration)
+              renew_deadline: \(renewDeadline)
+              retry_period: \(retryPeriod)
             snapshot:
               configmap_name: target-allocator-snapshot
               min_write_interval: 500ms
