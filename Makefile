@@ -1,7 +1,7 @@
 # The two commands of the README, and the benchmarks.
 SWIFT ?= swift
 
-.PHONY: build test demo release clean proto bench bench-alloc bench-snapshot bench-cluster bench-http
+.PHONY: build test demo release clean proto bench bench-alloc bench-snapshot bench-cluster bench-informer bench-http
 
 build:
 	scripts/ensure-deps.sh build
@@ -24,7 +24,7 @@ release:
 	$(SWIFT) build -c release --product target-allocator
 
 ## Benchmarks (not tests): each prints its figures, the targets and PASS/FAIL.
-bench: bench-alloc bench-snapshot bench-cluster bench-http
+bench: bench-alloc bench-snapshot bench-cluster bench-informer bench-http
 
 bench-alloc:
 	$(SWIFT) run -c release allocation-bench
@@ -32,6 +32,11 @@ bench-alloc:
 bench-cluster:
 	scripts/ensure-deps.sh build
 	$(SWIFT) run -c release cluster-bench
+
+## The informer alone on one core, the emulator (generating the updates) pinned to another.
+bench-informer:
+	scripts/ensure-deps.sh build
+	scripts/bench-informer.sh
 
 bench-http:
 	scripts/ensure-deps.sh build

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSON
 import KubernetesEmulator
 import Logging
 import NIOCore
@@ -29,8 +30,15 @@ struct KubeEmulatorCommand: ParsableCommand {
     @Option(help: "Seconds between watch bookmarks.") var bookmarkSeconds = 60
     @Option(help: "Watch events kept for resuming.") var history = 100_000
     @Option(help: "Load this many benchmark pods into the default namespace.") var pods = 0
+    @Option(
+        help: """
+            Once the first watch opens, rewrite the --pods benchmark pods this many times in all, as fast as the store \
+            takes them (the informer benchmark's update burst, generated here so the measured client process does not pay for it).
+            """)
+    var burstUpdates = 0
 
     func validate() throws {
+        if burstUpdates > 0 && pods == 0 { throw ValidationError("--burst-updates needs --pods") }
         if https && (cert == nil || key == nil) { throw ValidationError("--https needs --cert and --key") }
         for t in tokens where !t.contains("=") { throw ValidationError("--token wants IDENTITY=TOKEN, got \(t)") }
     }
@@ -56,6 +64,7 @@ struct KubeEmulatorCommand: ParsableCommand {
                 to: kubeconfigOut, token: first?.token, user: first?.identity ?? "anonymous", certificateAuthority: kubeconfigCA)
         }
         FileHandle.standardOutput.write(Data((emulator.url + "\n").utf8))
+        let burst = burstUpdates > 0 ? Task { [pods, burstUpdates] in await Self.burst(emulator, pods: pods, updates: burstUpdates) } : nil
         // Serve until interrupted.
         let (signals, continuation) = AsyncStream<Void>.makeStream()
         var sources: [any DispatchSourceSignal] = []
@@ -68,7 +77,27 @@ struct KubeEmulatorCommand: ParsableCommand {
         }
         for await _ in signals {}
         for source in sources { source.cancel() }
+        burst?.cancel()
         try await emulator.shutdown()
+    }
+
+    /// Waits for a watcher, then writes `updates` pod updates in batches of 1,000 (each pod's
+    /// `bench/generation` annotation goes up by one per pass), yielding between batches, as
+    /// cluster-bench's in-process informer benchmark does.
+    static func burst(_ emulator: KubernetesEmulator, pods: Int, updates: Int) async {
+        while emulator.openWatches == 0 {
+            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else { return }
+        }
+        let labels = JSONValue.object([JSONMember("app", .string("bench"))])
+        var sent = 0
+        while sent < updates, !Task.isCancelled {
+            let batch = (sent..<min(sent + 1_000, updates)).map { n in
+                KubernetesEmulator.benchmarkPod(index: n % pods, namespace: "default", nodes: 10, labels: labels, generation: n / pods + 1)
+            }
+            emulator.seed(.pods, batch)
+            sent += batch.count
+            await Task.yield()
+        }
     }
 }
 

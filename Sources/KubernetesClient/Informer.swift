@@ -197,9 +197,14 @@ public final class Informer<T: KubernetesObject>: Sendable {
             var emitted: InformerEvent<T>?
             switch event {
             case .added(let o), .modified(let o):
-                let old = s.objects.updateValue(o, forKey: o.key)
-                s.byNamespace[o.namespace ?? "", default: []].insert(o.key)
-                emitted = old.map { .updated(old: $0, new: o) } ?? .added(o)
+                let key = o.key
+                // A known key is already indexed (its namespace is part of the key).
+                if let old = s.objects.updateValue(o, forKey: key) {
+                    emitted = .updated(old: old, new: o)
+                } else {
+                    s.byNamespace[o.namespace ?? "", default: []].insert(key)
+                    emitted = .added(o)
+                }
             case .deleted(let o):
                 if let old = s.objects.removeValue(forKey: o.key) {
                     s.byNamespace[o.namespace ?? ""]?.remove(o.key)

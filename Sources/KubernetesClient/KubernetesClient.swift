@@ -53,7 +53,8 @@ public final class KubernetesClient: Sendable {
     public func list<T: KubernetesObject>(
         _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions()
     ) async throws -> ObjectList<T> {
-        try decode(ObjectList<T>.self, try await send(.GET, T.resource.collectionPath(namespace: namespace), query: options.query))
+        let body = try await send(.GET, T.resource.collectionPath(namespace: namespace), query: options.query)
+        return try body.withUnsafeBytes { JSONReader.list(T.self, $0) } ?? decode(ObjectList<T>.self, body)
     }
 
     /// Every item, following `continue` tokens; returns the list's resourceVersion.

@@ -51,6 +51,7 @@ extension KubernetesClient {
     }
 
     static func decodeEvent<T: KubernetesObject>(_ type: T.Type, _ line: Data) throws -> WatchEvent<T> {
+        if let event = line.withUnsafeBytes({ JSONReader.watchEvent(T.self, $0) }) { return event }
         let decoder = JSONDecoder()
         let head: Head
         do { head = try decoder.decode(Head.self, from: line) } catch {
@@ -85,11 +86,16 @@ struct LineSplitter {
         var lines: [Data] = []
         buffer.withUnsafeReadableBytes { bytes in
             var start = 0
-            for (i, b) in bytes.enumerated() where b == 0x0a {
-                pending.append(contentsOf: bytes[start..<i])
-                if !pending.isEmpty { lines.append(pending) }
-                pending = Data()
-                start = i + 1
+            while let end = bytes[start...].firstIndex(of: 0x0a) {
+                if !pending.isEmpty {
+                    pending.append(contentsOf: bytes[start..<end])
+                    lines.append(pending)
+                    pending = Data()
+                } else if end > start {
+                    // A whole line inside this chunk: one copy, no growing buffer.
+                    lines.append(Data(bytes: bytes.baseAddress! + start, count: end - start))
+                }
+                start = end + 1
             }
             pending.append(contentsOf: bytes[start...])
         }
