@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "kube-emulator",
             dependencies: [
-                "KubernetesEmulator",
+                "KubernetesEmulator", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
