@@ -22,19 +22,32 @@ enum Deflate {
     enum Failure: Error { case zlib(Int32), tooLarge(Int) }
 
     static func compress(_ input: [UInt8], level: Int32 = 6) throws -> [UInt8] {
+        try compress([input], level: level)
+    }
+
+    /// Compresses the concatenation of `segments`, without building it.
+    static func compress(_ segments: [[UInt8]], level: Int32 = 6) throws -> [UInt8] {
         var stream = z_stream()
         var rc = deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard rc == Z_OK else { throw Failure.zlib(rc) }
         defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 16)
-        rc = input.withUnsafeBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                stream.avail_in = UInt32(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = UInt32(outBuf.count)
-                return deflate(&stream, Z_FINISH)
+        let total = segments.reduce(0) { $0 + $1.count }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(total))) + 16)
+        rc = output.withUnsafeMutableBufferPointer { outBuf in
+            stream.next_out = outBuf.baseAddress
+            stream.avail_out = UInt32(outBuf.count)
+            for segment in segments where !segment.isEmpty {
+                let rc = segment.withUnsafeBufferPointer { inBuf in
+                    stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+                    stream.avail_in = UInt32(inBuf.count)
+                    return deflate(&stream, Z_NO_FLUSH)
+                }
+                // The output has room for everything, so each segment is taken whole.
+                guard rc == Z_OK, stream.avail_in == 0 else { return rc == Z_OK ? Z_BUF_ERROR : rc }
             }
+            stream.next_in = nil
+            stream.avail_in = 0
+            return deflate(&stream, Z_FINISH)
         }
         guard rc == Z_STREAM_END else { throw Failure.zlib(rc) }
         output.removeLast(output.count - Int(stream.total_out))

@@ -1,5 +1,7 @@
+import Foundation
 import JSON
 import Snapshot
+import SwiftProtobuf
 import TestSupport
 import Testing
 
@@ -73,7 +75,141 @@ func sampleSnapshot(targets count: Int, collectors: Int = 10, seed: UInt64 = 1) 
         #expect(try SnapshotCodec.decode(try Deflate.compress(good), uncompressedSize: good.count).targets.first?.labels["__address__"] == "a:1")
     }
 
+    @Test(arguments: ["sample", "awkward", "empty"])
+    func handWrittenBytesAreWhatSwiftProtobufWrites(_ name: String) throws {
+        let snapshot = switch name {
+        case "sample": sampleSnapshot(targets: 2000)
+        case "awkward": awkwardSnapshot()
+        default: emptySnapshot()
+        }
+        let bytes = Array(SnapshotCodec.wireSegments(snapshot).joined())
+        let reference = referenceMessage(snapshot)
+        #expect(bytes == (try reference.serializedBytes() as [UInt8]))
+        #expect(try Targetallocator_Snapshot_V1_Snapshot(serializedBytes: bytes) == reference)
+        let (compressed, size) = try SnapshotCodec.encode(snapshot)
+        #expect(size == bytes.count)
+        #expect(try Deflate.decompress(compressed, expectedSize: size, limit: size) == bytes)
+        // The awkward one breaks rules (a duplicate collector, unknown ones) that decoding enforces.
+        if snapshot.problems().isEmpty { #expect(try SnapshotCodec.decode(compressed, uncompressedSize: size) == snapshot) }
+    }
+
+    /// Every truncation and many single-byte changes of the protobuf bytes (deflated correctly, so
+    /// they reach the protobuf decoder) either fail with `DecodeError` or decode to a valid snapshot.
+    @Test func hostileProtobufNeverCrashes() throws {
+        let bytes = Array(SnapshotCodec.wireSegments(sampleSnapshot(targets: 40)).joined())
+        var rejected = 0
+        func decode(_ bytes: [UInt8]) throws {
+            do {
+                _ = try SnapshotCodec.decode(try Deflate.compress(bytes), uncompressedSize: bytes.count)
+            } catch is SnapshotCodec.DecodeError {
+                rejected += 1
+            }
+        }
+        for length in 0..<bytes.count { try decode(Array(bytes.prefix(length))) }
+        var rng = SeededRandom(state: 7)
+        for _ in 0..<2000 {
+            var mutated = bytes
+            mutated[Int.random(in: 0..<mutated.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            try decode(mutated)
+        }
+        for length in [1, 10, 1000] { try decode((0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }) }
+        #expect(rejected > bytes.count / 2)
+    }
+
+    @Test func invalidReferencesAreRejectedWithTheirReason() throws {
+        func message(_ edit: (inout Targetallocator_Snapshot_V1_Snapshot) -> Void) -> Targetallocator_Snapshot_V1_Snapshot {
+            var m = referenceMessage(sampleSnapshot(targets: 3))
+            edit(&m)
+            return m
+        }
+        let cases: [(String, Targetallocator_Snapshot_V1_Snapshot)] = [
+            ("odd label list", message { $0.targets[0].labels.removeLast() }),
+            ("label value refers to string", message { $0.targets[1].labels[1] = UInt32($0.strings.count) }),
+            ("target job refers to string", message { $0.targets[2].job = 1 << 31 }),
+            ("collector node refers to string", message { $0.collectors[0].node = UInt32($0.strings.count) + 1 }),
+            ("job name refers to string", message { $0.jobs[0].name = UInt32.max }),
+            ("target refers to collector", message { $0.targets[0].collector = UInt32($0.collectors.count) + 1 }),
+            ("scrape config of job", message { $0.jobs[0].scrapeConfigJson = Data("{".utf8) }),
+            ("missing __address__", message { $0.targets[0].labels = [] }),
+        ]
+        for (reason, m) in cases {
+            let bytes: [UInt8] = try m.serializedBytes()
+            let error = #expect(throws: SnapshotCodec.DecodeError.self) {
+                try SnapshotCodec.decode(try Deflate.compress(bytes), uncompressedSize: bytes.count)
+            }
+            #expect(error.map { "\($0)".contains(reason) } == true, "\(reason): \(String(describing: error))")
+        }
+    }
+
     @Test func checksumsAreZlibCRC32() {
         #expect(Checksum.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
     }
+}
+
+/// What the codec wrote before it wrote protobuf by hand: SwiftProtobuf messages, strings interned
+/// in the same order. Its serialization is the reference for the hand-written bytes.
+func referenceMessage(_ snapshot: Snapshot) -> Targetallocator_Snapshot_V1_Snapshot {
+    var strings: [String] = []
+    var index: [String: UInt32] = [:]
+    func intern(_ s: String) -> UInt32 {
+        if let i = index[s] { return i }
+        strings.append(s)
+        index[s] = UInt32(strings.count - 1)
+        return UInt32(strings.count - 1)
+    }
+    var message = Targetallocator_Snapshot_V1_Snapshot()
+    message.epoch = snapshot.epoch
+    message.generation = snapshot.generation
+    message.createdAtMs = snapshot.createdAtMillis
+    message.leader = snapshot.leader
+    var collectorIndex: [String: UInt32] = [:]
+    message.collectors = snapshot.collectors.enumerated().map { i, c in
+        collectorIndex[c.name] = UInt32(i) + 1
+        var m = Targetallocator_Snapshot_V1_Collector()
+        m.name = intern(c.name)
+        m.node = c.node.map { intern($0) + 1 } ?? 0
+        return m
+    }
+    message.jobs = snapshot.jobs.map { job in
+        var m = Targetallocator_Snapshot_V1_Job()
+        m.name = intern(job.name)
+        var json: [UInt8] = []
+        job.scrapeConfig.write(into: &json)
+        m.scrapeConfigJson = Data(json)
+        return m
+    }
+    message.targets = snapshot.targets.map { t in
+        var m = Targetallocator_Snapshot_V1_Target()
+        m.job = intern(t.job)
+        for label in t.labels {
+            m.labels.append(intern(label.name))
+            m.labels.append(intern(label.value))
+        }
+        m.collector = t.collector.flatMap { collectorIndex[$0] } ?? 0
+        return m
+    }
+    message.strings = strings
+    return message
+}
+
+/// Edge cases for the wire format: defaults that are left out (epoch 0, empty leader, a node-less
+/// collector, index 0, collector 0, empty strings), negative time, multi-byte varints and lengths,
+/// non-ASCII, long strings, a duplicate collector name, and targets naming unknown collectors.
+func awkwardSnapshot() -> Snapshot {
+    let long = String(repeating: "ü", count: 300)
+    let collectors = [Collector(name: "c0"), Collector(name: "c1", node: "node-ä"), Collector(name: "c0", node: "")]
+    let bigConfig = JSONValue.object((0..<40).map { JSONMember("k\($0)", .string(long)) })
+    let jobs = [Job(name: "c0", scrapeConfig: .object([])), Job(name: "job/ß", scrapeConfig: bigConfig)]
+    var targets = (0..<300).map { i in
+        Target(
+            job: jobs[i % 2].name,
+            labels: Labels([("__address__", "10.0.\(i / 256).\(i % 256):80"), ("", ""), ("v", i % 3 == 0 ? long : "\(i)")]),
+            collector: [nil, "c0", "c1", "unknown", "node-ä"][i % 5])
+    }
+    targets.append(Target(job: "c0", labels: Labels((0..<100).map { ("__address__\($0)", "x") } + [("__address__", "a:1")]), collector: "c1"))
+    return Snapshot(epoch: 0, generation: 1 << 40, createdAtMillis: -5, leader: "", collectors: collectors, jobs: jobs, targets: targets)
+}
+
+func emptySnapshot() -> Snapshot {
+    Snapshot(epoch: 0, generation: 0, createdAtMillis: 0, leader: "", collectors: [], jobs: [], targets: [])
 }
