@@ -104,6 +104,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "SnapshotStore",
             dependencies: [
@@ -155,7 +156,7 @@ let package = Package(
             name: "TargetAllocator",
             dependencies: [
                 "HTTPServer", "Snapshot", "ServiceDiscoveryAPI", "JSON", "Allocation", "Discovery", "KubernetesClient",
-                "LeaderElection", "SnapshotStore",
+                "LeaderElection", "SnapshotStore", "CMalloc",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -104,7 +104,7 @@ public struct Labels: Sendable, Hashable, Sequence {
     public init(_ pairs: some Sequence<(String, String)>) {
         var byName: [String: String] = [:]
         for (k, v) in pairs { byName[k] = v }
-        sorted = byName.map { Label(name: $0.key, value: $0.value) }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        sorted = byName.map { Label(name: $0.key, value: $0.value) }.sorted { utf8Precedes($0.name, $1.name) }
     }
 
     private init(storage: [Label]) { sorted = storage }
@@ -113,7 +113,7 @@ public struct Labels: Sendable, Hashable, Sequence {
     /// falling back to sorting when they are not.
     public init(presorted pairs: [(String, String)]) {
         var ordered = true
-        for i in pairs.indices.dropFirst() where !pairs[i - 1].0.utf8.lexicographicallyPrecedes(pairs[i].0.utf8) {
+        for i in pairs.indices.dropFirst() where !utf8Precedes(pairs[i - 1].0, pairs[i].0) {
             ordered = false
             break
         }
@@ -131,4 +131,18 @@ public struct Labels: Sendable, Hashable, Sequence {
     public var count: Int { sorted.count }
 
     public func makeIterator() -> IndexingIterator<[Label]> { sorted.makeIterator() }
+}
+
+/// Byte order of the UTF-8 forms (the order labels are stored in): the same answer as
+/// `a.utf8.lexicographicallyPrecedes(b.utf8)` over contiguous bytes, several times faster;
+/// snapshot decoding checks it for every label.
+func utf8Precedes(_ a: String, _ b: String) -> Bool {
+    var a = a
+    var b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] }
+            return x.count < y.count
+        }
+    }
 }

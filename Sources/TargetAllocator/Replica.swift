@@ -165,7 +165,11 @@ public final class Replica: ServiceLifecycle.Service {
                 storedBytes.record(bytes)
             },
             onOutcome: { outcome in
-                if case .rejected = outcome { rejected.increment() }
+                switch outcome {
+                case .installed: HeapTrim.afterSnapshotSwap()
+                case .rejected: rejected.increment()
+                case .stale: break
+                }
             })
         let writer = SnapshotWriter(
             client: cluster.client, configuration: cluster.store, logger: logger, mayWrite: { elector.holdsFreshLease })

@@ -21,7 +21,8 @@ public final class SnapshotFileSource: Sendable {
     private let path: String
     private let responder: ServiceDiscoveryResponder
     private let logger: Logger
-    private let lastContents = NIOLockedValueBox<Data?>(nil)
+    /// Size and hash of the file last read: a 100k-target file is tens of MB, not worth keeping.
+    private let lastContents = NIOLockedValueBox<(size: Int, hash: Int)?>(nil)
     private let rejected: Counter
     private let installedCounter: Counter
 
@@ -42,15 +43,19 @@ public final class SnapshotFileSource: Sendable {
         } catch {
             return reject("cannot read \(path): \(error.localizedDescription)")
         }
-        if lastContents.withLockedValue({ $0 == data }) { return .unchanged }
+        // Every byte (Data's own hashValue looks only at a prefix).
+        var hasher = Hasher()
+        data.withUnsafeBytes { hasher.combine(bytes: $0) }
+        let digest = (size: data.count, hash: hasher.finalize())
+        if lastContents.withLockedValue({ $0.map { $0 == digest } ?? false }) { return .unchanged }
         let snapshot: Snapshot
         do {
             snapshot = try SnapshotJSON.decode(data)
         } catch {
-            lastContents.withLockedValue { $0 = data }
+            lastContents.withLockedValue { $0 = digest }
             return reject("\(path): \(error)")
         }
-        lastContents.withLockedValue { $0 = data }
+        lastContents.withLockedValue { $0 = digest }
         if let (epoch, generation) = responder.installed, (snapshot.epoch, snapshot.generation) < (epoch, generation) {
             return reject(
                 "\(path): epoch \(snapshot.epoch) generation \(snapshot.generation) is older than the served epoch \(epoch) generation \(generation)")
@@ -68,10 +73,11 @@ public final class SnapshotFileSource: Sendable {
 
     /// Polls the file until cancelled.
     public func run(every interval: Duration) async {
-        load()
+        var outcome = load()
         while !Task.isCancelled {
+            if case .installed = outcome { HeapTrim.afterSnapshotSwap() }
             do { try await Task.sleep(for: interval) } catch { return }
-            load()
+            outcome = load()
         }
     }
 
