@@ -285,11 +285,14 @@ public actor LeaderElector {
     private func release() async {
         let timeout = configuration.renewDeadline
         for _ in 0..<3 {
-            guard
-                let lease = try? await client.get(
-                    Lease.self, namespace: configuration.namespace, name: configuration.leaseName, timeout: timeout),
-                lease.spec?.holderIdentity == configuration.identity
-            else { return }
+            let lease: Lease
+            do {
+                lease = try await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName, timeout: timeout)
+            } catch {
+                logger.warning("cannot read the lease to release it; successors wait for it to expire", metadata: ["error": "\(error)"])
+                return
+            }
+            guard lease.spec?.holderIdentity == configuration.identity else { return }
             var released = lease
             let now = MicroTime(Date())
             released.spec?.holderIdentity = ""
