@@ -216,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "DeployTests",
             dependencies: [
-                "KubernetesEmulator", "JSON", "TestSupport",
+                "KubernetesEmulator", "JSON", "TestSupport", "TargetAllocator",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -209,12 +209,7 @@ final class BenchCluster: Sendable {
     }
 
     /// When the API server accepted the first Lease write by someone else after `previous`'s last one.
-    func takeover(from previous: String) -> Date? {
-        let writes = emulator.auditLog.filter { $0.resource.hasPrefix("leases") }
-            .sorted { (Int($0.resourceVersion) ?? 0) < (Int($1.resourceVersion) ?? 0) }
-        guard let last = writes.lastIndex(where: { $0.identity == previous }) else { return nil }
-        return writes[last...].first { $0.identity != previous }?.time
-    }
+    func takeover(from previous: String) -> Date? { emulator.auditLog.leaseTakeover(from: previous)?.next.time }
 
     var leader: String? { members.withLockedValue { $0.first { $0.value.replica.elector?.leadership.isLeader == true }?.key } }
     func served() -> [String: (epoch: UInt64, generation: UInt64)?] {

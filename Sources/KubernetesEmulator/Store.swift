@@ -103,6 +103,18 @@ public struct AuditEntry: Sendable, CustomStringConvertible {
     }
 }
 
+extension [AuditEntry] {
+    /// Who took a Lease from `holder`: `holder`'s last Lease write and the first Lease write by
+    /// another identity after it (the log is in commit order), if there is one.
+    public func leaseTakeover(from holder: String) -> (last: AuditEntry, next: AuditEntry)? {
+        let writes = filter { $0.resource.hasPrefix("leases") }
+        guard let last = writes.lastIndex(where: { $0.identity == holder }),
+            let next = writes[last...].first(where: { $0.identity != holder })
+        else { return nil }
+        return (writes[last], next)
+    }
+}
+
 /// The emulator's state: every object, the global revision, the event history, watchers and
 /// the audit log, all behind one lock. Operations are short and never block.
 final class Store: @unchecked Sendable {

@@ -31,14 +31,12 @@ public enum SampleWorkload {
         for c in 0..<collectors { try await addCollector(c, admin: admin, namespace: namespace, nodes: nodes) }
 
         // Applications: pods (with status, as the kubelet would report it), and what discovers them.
-        let discovered = targets * 9 / 10
-        let shares = apps.reduce(0) { $0 + $1.share }
         for (a, app) in apps.enumerated() {
-            let count = discovered * app.share / shares
+            let count = podCount(app: a, targets: targets)
             var pods: [JSONValue] = []
             var endpoints: [String] = []
             for i in 0..<count {
-                let ip = "10.\(a + 1).\(i / 250).\(i % 250 + 1)"
+                let ip = podIP(app: a, index: i)
                 let name = "\(app.app)-\(i)"
                 pods.append(
                     try JSONValue.parse(
@@ -105,8 +103,6 @@ public enum SampleWorkload {
     /// The jobs `config` and `seed` produce and each one's target addresses: what collectors
     /// must discover between them, exactly.
     public static func expectedTargets(targets: Int) -> [String: Set<String>] {
-        let discovered = targets * 9 / 10
-        let shares = apps.reduce(0) { $0 + $1.share }
         var jobs: [String: Set<String>] = [:]
         for (a, app) in apps.enumerated() {
             let job =
@@ -115,12 +111,18 @@ public enum SampleWorkload {
                 case .podMonitor: "podMonitor/\(app.namespace)/\(app.app)/0"
                 case .annotations: "annotated-pods"
                 }
-            let count = discovered * app.share / shares
-            jobs[job, default: []].formUnion((0..<count).map { i in "10.\(a + 1).\(i / 250).\(i % 250 + 1):\(app.port)" })
+            jobs[job, default: []].formUnion((0..<podCount(app: a, targets: targets)).map { "\(podIP(app: a, index: $0)):\(app.port)" })
         }
         jobs["kube-state-metrics"] = Set(staticAddresses(targets: targets))
         return jobs
     }
+
+    /// Pods of `apps[app]`: its share of the nine tenths of `targets` that are discovered.
+    private static func podCount(app: Int, targets: Int) -> Int {
+        targets * 9 / 10 * apps[app].share / apps.reduce(0) { $0 + $1.share }
+    }
+
+    private static func podIP(app: Int, index i: Int) -> String { "10.\(app + 1).\(i / 250).\(i % 250 + 1)" }
 
     private static func staticAddresses(targets: Int) -> [String] {
         (0..<(targets - targets * 9 / 10)).map { "10.200.\($0 / 250).\($0 % 250 + 1):8081" }

@@ -5,6 +5,8 @@ import Testing
 import TestSupport
 import Yams
 
+@testable import TargetAllocator
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,27 +28,11 @@ struct DeployTestError: Error, CustomStringConvertible {
 func parseYAMLDocuments(_ text: String, file: String = "") throws -> [JSONValue] {
     var documents: [JSONValue] = []
     do {
-        for node in try Yams.compose_all(yaml: text) { documents.append(json(node)) }
+        for node in try Yams.compose_all(yaml: text) { documents.append(AllocatorConfig.json(node)) }
     } catch {
         throw DeployTestError("\(file): not valid YAML: \(error)")
     }
     return documents.filter { $0 != .null }
-}
-
-func json(_ node: Node) -> JSONValue {
-    switch node {
-    case .scalar(let s):
-        switch Tag.Name(rawValue: node.tag.rawValue) {
-        case .null: return .null
-        case .bool: return node.bool.map(JSONValue.bool) ?? .string(s.string)
-        case .int: return node.int.map { .number(String($0)) } ?? .string(s.string)
-        case .float: return node.float.map { .number(String($0)) } ?? .string(s.string)
-        default: return .string(s.string)
-        }
-    case .mapping(let m): return .object(m.map { JSONMember($0.key.string ?? "", json($0.value)) })
-    case .sequence(let items): return .array(items.map(json))
-    case .alias: return .null
-    }
 }
 
 extension JSONValue {

@@ -184,10 +184,8 @@ import Testing
     /// Who took the Lease after `previous` last wrote it (renew or release), when (API server
     /// clock), and how long after that last write.
     static func handover(_ audit: [AuditEntry], from previous: String) throws -> (successor: String, acquired: Date, gap: Double) {
-        let writes = audit.filter { $0.resource.hasPrefix("leases") }.sorted { (Int($0.resourceVersion) ?? 0) < (Int($1.resourceVersion) ?? 0) }
-        let last = try #require(writes.lastIndex { $0.identity == previous }, "\(previous) never wrote the Lease")
-        let next = try #require(writes[last...].first { $0.identity != previous }, "nobody took the Lease from \(previous)")
-        return (next.identity, next.time, next.time.timeIntervalSince(writes[last].time))
+        let (last, next) = try #require(audit.leaseTakeover(from: previous), "nobody took the Lease from \(previous)")
+        return (next.identity, next.time, next.time.timeIntervalSince(last.time))
     }
 
     /// Every snapshot write (a ConfigMap write by a replica) falls inside its writer's term:
@@ -197,7 +195,7 @@ import Testing
         var lastLeaseWrite: (identity: String, time: Date)?
         var lastOwnLeaseWrite: [String: Date] = [:]
         var checked = 0
-        for entry in audit.sorted(by: { (Int($0.resourceVersion) ?? 0) < (Int($1.resourceVersion) ?? 0) }) {
+        for entry in audit {  // in commit order
             if entry.resource.hasPrefix("leases") {
                 lastLeaseWrite = (entry.identity, entry.time)
                 lastOwnLeaseWrite[entry.identity] = entry.time
