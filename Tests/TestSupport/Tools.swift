@@ -198,9 +198,9 @@ public struct TestCertificates: Sendable {
 
 public enum CertificateError: Error { case openssl(String) }
 
-/// Resident set size of this process (tests run the server in-process).
-public func residentBytes() -> Int {
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+/// Resident set size of a process (this one by default).
+public func residentBytes(pid: String = "self") -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8),
         let pages = Int(statm.split(separator: " ")[1])
     else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -235,6 +235,15 @@ public final class BackgroundProcess: Sendable {
     }
 
     private let pidFile: String
+
+    /// The program's resident set size, measured apart from the test process (whose other
+    /// tests allocate at the same time); nil until it has started.
+    public var residentBytes: Int? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return nil }
+        let pid = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = TestSupport.residentBytes(pid: pid)
+        return pid.isEmpty || bytes == 0 ? nil : bytes
+    }
 
     /// Kills the program at once (SIGKILL: no cleanup, as in a crash); the watchdog then exits.
     public func kill9() {
