@@ -24,6 +24,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private static let copyLimit = 16 * 1024
     /// Stop serving pipelined requests while this much output waits and the socket is backed up.
     private static let pipelineOutputLimit = 256 * 1024
+    /// HTTP/2 output is handed to the socket in writes of at most this size (see `drainOutput`).
+    private static let http2WriteLimit = 128 * 1024
 
     private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
     private static let switchingProtocols = Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8)
@@ -290,9 +292,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         startHTTP2(context: context, initial: &bytes)
     }
 
-    /// Collects what nghttp2 wants to send into the batch buffer, in slices, while the socket
-    /// drains; when it backs up, frames wait inside nghttp2 (bodies are not copied until
-    /// sent, so that is bounded by MAX_CONCURRENT_STREAMS) until writability returns.
+    /// Collects what nghttp2 wants to send into the batch buffer and writes it out in bounded
+    /// pieces while the socket drains; when it backs up, frames wait inside nghttp2 (bodies
+    /// are not copied until sent, so that is bounded by MAX_CONCURRENT_STREAMS) until
+    /// writability returns.
     private func driveHTTP2(_ h2: HTTP2Connection, context: ChannelHandlerContext, fatal: Bool) {
         if fatal {
             _ = h2.drainOutput()
@@ -301,7 +304,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         while context.channel.isWritable {
-            let result = h2.drainOutput(limit: Self.pipelineOutputLimit)
+            let result = h2.drainOutput(limit: Self.http2WriteLimit)
             moveHTTP2Output(h2, context: context)
             switch result {
             case .failed:
@@ -317,27 +320,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func moveHTTP2Output(_ h2: HTTP2Connection, context: ChannelHandlerContext) {
-        guard h2.output.readableBytes > 0 || !h2.sent.isEmpty else { return }
-        if h2.sent.isEmpty {
-            if output.readableBytes == 0 {
-                swap(&output, &h2.output)
-            } else {
-                output.writeBuffer(&h2.output)
-            }
-            h2.output.clear()
-            return
-        }
-        var (pieces, tail) = h2.takeOutput()
-        if !pieces.isEmpty {
-            writeOutput(context: context)
-            for piece in pieces { context.write(wrapOutboundOut(piece), promise: nil) }
-            unflushed = true
-        }
+        guard h2.output.readableBytes > 0 else { return }
         if output.readableBytes == 0 {
-            output = tail
+            swap(&output, &h2.output)
         } else {
-            output.writeBuffer(&tail)
+            output.writeBuffer(&h2.output)
         }
+        h2.output.clear()
     }
 
     // MARK: - writing and backpressure

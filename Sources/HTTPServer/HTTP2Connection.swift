@@ -85,15 +85,11 @@ struct HTTP2StreamSlot {
 /// happen on the channel's event loop.
 final class HTTP2Connection {
     private(set) var session: OpaquePointer!
-    /// Frames ready to send, in order: completed pieces (`sent`), then `output`. Large DATA
-    /// payloads are slices of the pre-rendered body (shared storage, gathered by writev), so
-    /// a response body is never copied on its way to the socket.
+    /// Frames ready to send. DATA payloads are copied in from the pre-rendered body: one
+    /// contiguous buffer per batch costs less (in NIO, in the kernel, and through TLS, which
+    /// would otherwise seal every 9-byte frame header as its own record) than a write per piece.
     var output: ByteBuffer
-    private(set) var sent: [ByteBuffer] = []
-    private var sentBytes = 0
-    private let allocator: ByteBufferAllocator
-    /// DATA payloads at least this long go out as slices rather than copies.
-    private static let sliceThreshold = 4096
+    private static let maxDataPayload = 64 * 1024
     private var slots: [HTTP2StreamSlot] = []
     private var freeSlots: [Int] = []
     private(set) var openStreams = 0
@@ -110,7 +106,6 @@ final class HTTP2Connection {
         self.exchange = exchange
         self.limits = template.limits
         self.output = allocator.buffer(capacity: 4096)
-        self.allocator = allocator
         self.headerScratch = .allocate(capacity: 16)
         var s: OpaquePointer?
         let rc = nghttp2_session_server_new2(&s, template.callbacks, Unmanaged.passUnretained(self).toOpaque(), template.options)
@@ -156,17 +151,29 @@ final class HTTP2Connection {
 
     enum DrainResult { case done, limited, failed }
 
-    /// Moves frames nghttp2 has ready into `output`, stopping once `limit` bytes wait there.
+    /// Moves frames nghttp2 has ready into `output`, stopping before it would hold more than
+    /// `limit` bytes (a single frame larger than that still goes out on its own).
+    ///
+    /// `mem_send` hands out every ready DATA frame through `sendData` without returning, so the
+    /// limit is enforced there: one call would otherwise gather the bodies of all open streams
+    /// (100 × 58 KB in one write), and beyond a socket buffer's worth, bigger writes only cost more.
     func drainOutput(limit: Int = .max) -> DrainResult {
-        while sentBytes + output.readableBytes < limit {
+        outputLimit = limit
+        blocked = false
+        defer { outputLimit = .max }
+        while output.readableBytes < limit {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
             if n < 0 { return .failed }
-            if n == 0 { return .done }
+            if n == 0 { return blocked ? .limited : .done }
             output.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
         }
         return .limited
     }
+
+    private var outputLimit = Int.max
+    /// Set when `sendData` turned a frame away because the batch was full.
+    private var blocked = false
 
     /// Whether the session has finished (GOAWAY exchanged and no active streams).
     var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
@@ -249,38 +256,29 @@ final class HTTP2Connection {
         release(slot: i)
     }
 
-    /// Hands over what is ready (completed pieces first, then `output`) and starts afresh.
-    func takeOutput() -> (pieces: [ByteBuffer], tail: ByteBuffer) {
-        defer {
-            sent.removeAll(keepingCapacity: true)
-            sentBytes = 0
-            output = allocator.buffer(capacity: 4096)
+    /// Appends one DATA frame, unless the batch is not empty and the frame would take it past
+    /// `outputLimit`: then returns false and nghttp2 offers the same frame again next time.
+    fileprivate func sendData(frameHeader: UnsafePointer<UInt8>, length: Int, slot i: Int) -> Bool {
+        if output.readableBytes > 0, output.readableBytes + 9 + length > outputLimit {
+            blocked = true
+            return false
         }
-        return (sent, output)
-    }
-
-    fileprivate func sendData(frameHeader: UnsafePointer<UInt8>, length: Int, slot i: Int) {
         output.writeBytes(UnsafeRawBufferPointer(start: frameHeader, count: 9))
-        guard let body = slots[i].representation?.body else { return }
+        guard length > 0, let body = slots[i].representation?.body else { return true }
         let offset = slots[i].bodyOffset
         slots[i].bodyOffset += length
-        if length >= Self.sliceThreshold, let slice = body.getSlice(at: body.readerIndex + offset, length: length) {
-            sentBytes += output.readableBytes + length
-            sent.append(output)
-            sent.append(slice)
-            output = allocator.buffer(capacity: 256)
-            return
+        body.withUnsafeReadableBytes { bytes in
+            _ = output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]))
         }
-        _ = body.withUnsafeReadableBytes { bytes in
-            output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]))
-        }
+        return true
     }
 
     fileprivate func readLength(slot i: Int, max: Int) -> (Int, eof: Bool)? {
         if slots[i].deferred { return nil }
         guard let representation = slots[i].representation else { return (0, true) }
         let remaining = representation.body.readableBytes - slots[i].bodyOffset
-        let n = min(remaining, max)
+        // A peer may allow frames of up to 16 MiB; each is copied into the batch, so keep them small.
+        let n = min(remaining, max, Self.maxDataPayload)
         return (n, n == remaining)
     }
 
@@ -416,6 +414,6 @@ private let onReadData: nghttp2_data_source_read_callback = { _, _, _, length, f
 
 private let onSendData: nghttp2_send_data_callback = { _, frame, frameHeader, length, source, userData in
     guard let tag = source?.pointee.ptr, let frameHeader else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
-    connection(userData).sendData(frameHeader: frameHeader, length: length, slot: Int(bitPattern: tag) - 1)
-    return 0
+    let sent = connection(userData).sendData(frameHeader: frameHeader, length: length, slot: Int(bitPattern: tag) - 1)
+    return sent ? 0 : NGHTTP2_ERR_WOULDBLOCK.rawValue
 }

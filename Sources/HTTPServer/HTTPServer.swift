@@ -4,6 +4,9 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The data-plane server: plain HTTP (HTTP/1.1, h2c by preface or Upgrade) and optional
 /// HTTPS (ALPN `h2`/`http/1.1`, optional client certificates) serving one responder.
@@ -73,12 +76,15 @@ public final class HTTPServer: Sendable {
         group: any EventLoopGroup, address: ListenAddress, tls: TLSContextProvider?, responder: any HTTPResponder,
         template: HTTP2SessionTemplate, tracker: ConnectionTracker, metrics: HTTPServerMetrics
     ) async throws -> any Channel {
+        // -1 sets UINT32_MAX, the kernel's default (no limit).
+        let lowat = template.limits.unsentBytesLowWatermark.map { SocketOptionValue(clamping: $0) } ?? -1
         let connection = ConnectionInfo(isTLS: tls != nil, clientCertificateVerified: tls?.requiresClientCertificate ?? false)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_NOTSENT_LOWAT)), value: lowat)
             .childChannelInitializer { channel in
                 guard tracker.admit(channel) else {
                     return channel.close()
