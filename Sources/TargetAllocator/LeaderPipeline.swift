@@ -108,8 +108,7 @@ public struct LeaderPipeline: LeaderWork {
     /// Records the per-job and per-collector gauges; series that disappeared are set to 0.
     private func record(_ targets: DiscoveredTargets, _ snapshot: Snapshot, seen: inout (jobs: Set<String>, collectors: Set<String>)) {
         let strategy = allocation.strategy.name
-        var perJob: [String: Int] = targets.discovered ?? [:]
-        if targets.discovered == nil { for target in targets.targets { perJob[target.job, default: 0] += 1 } }
+        let perJob = targets.discovered ?? Dictionary(targets.targets.map { ($0.job, 1) }, uniquingKeysWith: +)
         var perCollector: [String: Int] = [:]
         for collector in snapshot.collectors { perCollector[collector.name] = 0 }
         for target in snapshot.targets { if let c = target.collector { perCollector[c, default: 0] += 1 } }

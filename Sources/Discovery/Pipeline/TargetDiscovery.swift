@@ -3,6 +3,7 @@ public import KubernetesClient
 public import Logging
 import NIOConcurrencyHelpers
 public import CoreMetrics
+import Metrics
 import PrometheusOperator
 public import Snapshot
 
@@ -150,12 +151,12 @@ public struct TargetDiscovery: Sendable {
                     let built = builder.targets(all)
                     cache[job] = (built.targets, all.reduce(0) { $0 + $1.targets.count })
                     CoreMetrics.Timer(label: Self.processTargetGroupsMetric, dimensions: [("job_name", job)], factory: metrics)
-                        .recordNanoseconds(nanoseconds(clock.now - jobStarted))
+                        .record(duration: clock.now - jobStarted)
                 }
                 let result = Result(
                     jobs: servedJobs, targets: servedJobs.flatMap { cache[$0.name]?.targets ?? [] },
                     discovered: cache.mapValues(\.discovered))
-                processing.recordNanoseconds(nanoseconds(clock.now - processingStarted))
+                processing.record(duration: clock.now - processingStarted)
                 if result != last {
                     last = result
                     publish(result)
@@ -192,8 +193,4 @@ struct GroupStore {
             dirty.insert(job)
         }
     }
-}
-
-private func nanoseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
 }
