@@ -7,8 +7,8 @@ import Glibc
 
 /// Serves one connection: sniffs the HTTP/2 preface, then speaks HTTP/1.1 (own strict
 /// parser) or HTTP/2 (libnghttp2). Output of a whole read batch goes out in one write
-/// and one flush at `channelReadComplete`.
-final class HTTPConnectionHandler: ChannelDuplexHandler {
+/// and one flush, in the event loop's `SendPass` after the tick's reads.
+final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -36,6 +36,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private let limits: HTTPServerLimits
     private let exchange: HTTPExchange
     private let isTLS: Bool
+    private let sendPass: SendPass
+    /// Bookkeeping of `SendPass`: when this connection last sent, and whether it waits for a pass.
+    var lastSent: UInt64 = 0
+    var isQueuedForSend = false
 
     private var inbound: ByteBuffer?
     private var scannedBytes = 0
@@ -51,8 +55,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var headStartedAt: NIODeadline? = .now()
     private var timer: Scheduled<Void>?
 
-    init(responder: any HTTPResponder, template: HTTP2SessionTemplate, connection: ConnectionInfo, metrics: HTTPServerMetrics) {
+    init(
+        responder: any HTTPResponder, template: HTTP2SessionTemplate, connection: ConnectionInfo, metrics: HTTPServerMetrics,
+        sendPass: SendPass
+    ) {
         self.responder = responder
+        self.sendPass = sendPass
         self.template = template
         self.limits = template.limits
         self.exchange = HTTPExchange(connection: connection, metrics: metrics)
@@ -114,8 +122,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .closing:
             return
         case .http2(let h2):
+            // Responses are collected from nghttp2 in the send pass; a broken session closes now.
             let ok = bytes.withUnsafeReadableBytes { h2.receive($0) }
-            driveHTTP2(h2, context: context, fatal: !ok)
+            if !ok { driveHTTP2(h2, context: context, fatal: true) }
         case .sniffing:
             append(&bytes)
             sniff(context: context)
@@ -126,8 +135,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushOutput(context: context)
+        sendPass.enqueue(self)
         context.fireChannelReadComplete()
+    }
+
+    /// Called by the event loop's `SendPass` once this tick's reads are done.
+    func send() {
+        guard let context else { return }
+        if case .http2(let h2) = mode { driveHTTP2(h2, context: context, fatal: false) }
+        flushOutput(context: context)
     }
 
     private func append(_ bytes: inout ByteBuffer) {
@@ -166,13 +182,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         servingHTTP1 = true
         defer { servingHTTP1 = false }
         while case .http1 = mode {
+            guard var buffer = inbound, buffer.readableBytes > 0 else { break }
             // A single read can carry many pipelined requests: stop answering while the peer
             // is not draining; `channelWritabilityChanged` resumes with the buffered rest.
+            // The last answer waits for the send pass.
             if output.readableBytes >= Self.pipelineOutputLimit || unflushed {
                 flushOutput(context: context)
                 if !context.channel.isWritable { return }
+                continue
             }
-            guard var buffer = inbound, buffer.readableBytes > 0 else { break }
             let result = buffer.withUnsafeReadableBytes { HTTP1Parser.parse($0, scanFrom: scannedBytes, limits: limits) }
             switch result {
             case .incomplete:

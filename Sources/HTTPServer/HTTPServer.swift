@@ -79,6 +79,7 @@ public final class HTTPServer: Sendable {
         // -1 sets UINT32_MAX, the kernel's default (no limit).
         let lowat = template.limits.unsentBytesLowWatermark.map { SocketOptionValue(clamping: $0) } ?? -1
         let connection = ConnectionInfo(isTLS: tls != nil, clientCertificateVerified: tls?.requiresClientCertificate ?? false)
+        let sendPasses = SendPasses()
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -93,7 +94,9 @@ public final class HTTPServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.context)) }
                     try pipeline.addHandler(
-                        HTTPConnectionHandler(responder: responder, template: template, connection: connection, metrics: metrics))
+                        HTTPConnectionHandler(
+                            responder: responder, template: template, connection: connection, metrics: metrics,
+                            sendPass: sendPasses.pass(for: channel.eventLoop)))
                 }
             }
             .bind(host: address.host, port: address.port)
