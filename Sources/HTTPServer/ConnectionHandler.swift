@@ -244,7 +244,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
             {
                 output.writeBytes(Self.switchingProtocols)
                 let h2 = HTTP2Connection(
-                    template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator)
+                    template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator,
+                    sliceBodies: !isTLS)
                 mode = .http2(h2)
                 if h2.upgrade(settingsPayload: settings, head: head, target: target, ifNoneMatch: ifNoneMatch) {
                     driveHTTP2(h2, context: context, fatal: false)
@@ -295,7 +296,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
     // MARK: - HTTP/2
 
     private func startHTTP2(context: ChannelHandlerContext, initial: inout ByteBuffer?) {
-        let h2 = HTTP2Connection(template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator)
+        let h2 = HTTP2Connection(
+            template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator, sliceBodies: !isTLS)
         mode = .http2(h2)
         headStartedAt = nil
         var ok = true
@@ -338,13 +340,33 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
     }
 
     private func moveHTTP2Output(_ h2: HTTP2Connection, context: ChannelHandlerContext) {
+        guard h2.bodySlices.isEmpty else {
+            // Frame bytes and body slices alternate; the frame bytes go out as slices of h2's buffer.
+            writeOutput(context: context)
+            let frames = h2.output
+            var start = 0
+            for (at, body) in h2.bodySlices {
+                if at > start {
+                    context.write(wrapOutboundOut(frames.getSlice(at: frames.readerIndex + start, length: at - start)!), promise: nil)
+                }
+                context.write(wrapOutboundOut(body), promise: nil)
+                start = at
+            }
+            if frames.readableBytes > start {
+                let rest = frames.getSlice(at: frames.readerIndex + start, length: frames.readableBytes - start)!
+                context.write(wrapOutboundOut(rest), promise: nil)
+            }
+            unflushed = true
+            h2.clearBatch()
+            return
+        }
         guard h2.output.readableBytes > 0 else { return }
         if output.readableBytes == 0 {
             swap(&output, &h2.output)
         } else {
             output.writeBuffer(&h2.output)
         }
-        h2.output.clear()
+        h2.clearBatch()
     }
 
     // MARK: - writing and backpressure
