@@ -29,6 +29,7 @@ public final class HTTPServer: Sendable {
     ) async throws -> HTTPServer {
         let template = HTTP2SessionTemplate(limits: limits)
         let tracker = ConnectionTracker(limit: limits.maxConnections, metrics: metrics)
+        let sendPasses = SendPasses()  // shared by both listeners: one pass per event loop
         var listeners: [any Channel] = []
         do {
             var plainAddress: SocketAddress?
@@ -36,14 +37,14 @@ public final class HTTPServer: Sendable {
             if let plain {
                 let channel = try await bind(
                     group: group, address: plain, tls: nil, responder: responder, template: template, tracker: tracker,
-                    metrics: metrics)
+                    sendPasses: sendPasses, metrics: metrics)
                 listeners.append(channel)
                 plainAddress = channel.localAddress
             }
             if let tls {
                 let channel = try await bind(
                     group: group, address: tls.address, tls: tls.provider, responder: responder, template: template,
-                    tracker: tracker, metrics: metrics)
+                    tracker: tracker, sendPasses: sendPasses, metrics: metrics)
                 listeners.append(channel)
                 tlsAddress = channel.localAddress
             }
@@ -74,12 +75,11 @@ public final class HTTPServer: Sendable {
 
     private static func bind(
         group: any EventLoopGroup, address: ListenAddress, tls: TLSContextProvider?, responder: any HTTPResponder,
-        template: HTTP2SessionTemplate, tracker: ConnectionTracker, metrics: HTTPServerMetrics
+        template: HTTP2SessionTemplate, tracker: ConnectionTracker, sendPasses: SendPasses, metrics: HTTPServerMetrics
     ) async throws -> any Channel {
         // -1 sets UINT32_MAX, the kernel's default (no limit).
         let lowat = template.limits.unsentBytesLowWatermark.map { SocketOptionValue(clamping: $0) } ?? -1
         let connection = ConnectionInfo(isTLS: tls != nil, clientCertificateVerified: tls?.requiresClientCertificate ?? false)
-        let sendPasses = SendPasses()
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
