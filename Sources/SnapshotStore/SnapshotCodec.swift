@@ -203,6 +203,16 @@ struct WireWriter {
         varint(UInt64(value.count))
         bytes += value
     }
+
+    /// One element of a repeated bytes or string field (written even when empty); returns
+    /// where its value starts in `bytes`.
+    mutating func element(_ field: UInt64, _ value: UnsafeBufferPointer<UInt8>) -> Int {
+        tag(field, .lengthDelimited)
+        varint(UInt64(value.count))
+        let start = bytes.count
+        bytes.append(contentsOf: value)
+        return start
+    }
 }
 
 /// Interns strings by their UTF-8 bytes and writes each new one straight into the `strings`
@@ -210,7 +220,8 @@ struct WireWriter {
 /// the table (hashes and indices in one flat array) keeps no `String`s and copies none.
 struct StringTable {
     /// Field 5 entries, in index order, ready to be emitted.
-    private(set) var wire: [UInt8] = []
+    private var writer = WireWriter()
+    var wire: [UInt8] { writer.bytes }
     /// Where string i's bytes start in `wire`, and how many there are.
     private var spans: [(start: Int, count: Int)] = []
     /// 0 when free, else the hash's low 32 bits << 32 | (index + 1). At most 3/4 full.
@@ -235,15 +246,7 @@ struct StringTable {
             case .free(let slot):
                 let index = UInt32(spans.count)
                 slots[slot] = UInt64(hash) << 32 | UInt64(index + 1)
-                wire.append(5 << 3 | 2)
-                var n = utf8.count
-                while n >= 0x80 {
-                    wire.append(UInt8(truncatingIfNeeded: n) | 0x80)
-                    n >>= 7
-                }
-                wire.append(UInt8(n))
-                spans.append((wire.count, utf8.count))
-                wire.append(contentsOf: utf8)
+                spans.append((writer.element(5, utf8), utf8.count))
                 if 4 * spans.count > 3 * slots.count { grow() }
                 return index
             }
@@ -275,7 +278,7 @@ struct StringTable {
     private func lookup(_ utf8: UnsafeBufferPointer<UInt8>, hash: UInt32) -> Lookup {
         let mask = slots.count - 1
         var slot = Int(hash) & mask
-        return wire.withUnsafeBufferPointer { wire in
+        return writer.bytes.withUnsafeBufferPointer { wire in
             while true {
                 let entry = slots[slot]
                 if entry == 0 { return .free(slot) }

@@ -198,8 +198,8 @@ public struct TestCertificates: Sendable {
 
 public enum CertificateError: Error { case openssl(String) }
 
-/// Resident set size of a process (this one by default).
-public func residentBytes(pid: String = "self") -> Int {
+/// Resident set size of a process.
+private func residentBytes(pid: String) -> Int {
     guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8),
         let pages = Int(statm.split(separator: " ")[1])
     else { return 0 }
