@@ -59,11 +59,20 @@ public struct LeaderTerm: Sendable, Hashable {
 /// Leading is a scope: the leader work runs in a child task that is cancelled and awaited as
 /// soon as no renew has succeeded for `renewDeadline` (earlier than client-go, which can take
 /// `retryPeriod` longer), i.e. before the lease can expire for anyone else.
+///
+/// The Lease comes first: the elector, its timers, its child tasks and its HTTP connection live
+/// on a thread of their own (`DedicatedExecutor`), so leader work saturating Swift's cooperative
+/// pool, or a large list download on the shared client's connections, cannot delay a renew.
+/// Only the leader work itself runs on the shared pool.
 public actor LeaderElector {
     public let configuration: LeaderElectionConfiguration
+    /// The Lease's own client: its own connection and rate limit, its I/O on `executor`.
     private let client: KubernetesClient
     private let logger: Logger
     private let clock = ContinuousClock()
+    private let executor: DedicatedExecutor
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     private var cached: Lease?
     private var observedSpec: Lease.Spec?
@@ -72,11 +81,25 @@ public actor LeaderElector {
 
     private nonisolated let status = NIOLockedValueBox<(leader: String?, isLeader: Bool, term: LeaderTerm?)>((nil, false, nil))
 
-    public init(client: KubernetesClient, configuration: LeaderElectionConfiguration, logger: Logger) throws {
+    /// - Parameter cluster: where the API server is; the elector opens its own connection to it.
+    public init(cluster: ClusterConfiguration, configuration: LeaderElectionConfiguration, logger: Logger) throws {
         try configuration.validate()
-        self.client = client
+        let executor = DedicatedExecutor()
+        do {
+            client = try KubernetesClient(configuration: cluster, eventLoopGroup: executor.loop)
+        } catch {
+            Task { await executor.shutdown() }
+            throw error
+        }
+        self.executor = executor
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// Closes the elector's connection and stops its thread; call once `run` has returned.
+    public nonisolated func shutdown() async {
+        try? await client.shutdown()
+        await executor.shutdown()
     }
 
     /// Who holds the lease, as last observed, and whether it is us.
@@ -101,6 +124,11 @@ public actor LeaderElector {
     /// cancelled (and awaited) when leadership is lost. On cancellation the lease is released
     /// once leader work has stopped, and only if a fresh read still shows us as holder.
     public func run(lead: @escaping @Sendable (LeaderTerm) async -> Void) async {
+        // Child tasks inherit the preference: they start on the elector's thread, not the pool.
+        await withTaskExecutorPreference(executor) { await campaign(lead: lead) }
+    }
+
+    private func campaign(lead: @escaping @Sendable (LeaderTerm) async -> Void) async {
         defer { status.withLockedValue { $0.isLeader = false } }
         while !Task.isCancelled {
             guard let term = await acquire() else { break }
@@ -109,9 +137,10 @@ public actor LeaderElector {
             // The renewer is not a child: when we are cancelled (shutdown), it keeps the lease
             // fresh while leader work winds down, so the lease is released, never left to lapse.
             // When it gives up (lost lease), leader work is cancelled at once.
-            let renewer = Task { await self.renewUntilLost() }
+            let renewer = Task(executorPreference: executor) { await self.renewUntilLost() }
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await lead(term) }
+                // The leader work, alone, runs on the shared pool.
+                group.addTask(name: "leader work", executorPreference: globalConcurrentExecutor) { await lead(term) }
                 group.addTask { await renewer.value }
                 await group.next()
                 group.cancelAll()
@@ -125,7 +154,7 @@ public actor LeaderElector {
         }
         // Leaving (cancelled), perhaps between terms while still the holder: hand the Lease back.
         // Our own task is cancelled, and so would be its requests: release from a fresh one.
-        await Task { await self.release() }.value
+        await Task(executorPreference: executor) { await self.release() }.value
     }
 
     // MARK: - acquire and renew
@@ -137,7 +166,7 @@ public actor LeaderElector {
             }
             // client-go's JitterUntil: retryPeriod plus up to 1.2 × retryPeriod.
             let wait = configuration.retryPeriod + configuration.retryPeriod * Double.random(in: 0..<1.2)
-            do { try await clock.sleep(for: wait) } catch { return nil }
+            do { try await executor.sleep(for: wait) } catch { return nil }
         }
         return nil
     }
@@ -147,13 +176,13 @@ public actor LeaderElector {
     /// server is) or another holder is seen.
     private func renewUntilLost() async {
         while !Task.isCancelled {
-            do { try await clock.sleep(for: configuration.retryPeriod) } catch { return }
+            do { try await executor.sleep(for: configuration.retryPeriod) } catch { return }
             let deadline = (lastRenew ?? clock.now) + configuration.renewDeadline
-            let clock = self.clock
+            let executor = self.executor
             let renewed = await withTaskGroup(of: Bool?.self) { group in
                 group.addTask { await self.tryAcquireOrRenew() }
                 group.addTask {
-                    try? await clock.sleep(until: deadline)
+                    try? await executor.sleep(until: deadline)
                     return nil
                 }
                 let first = await group.next() ?? nil

@@ -84,7 +84,7 @@ public final class Replica: ServiceLifecycle.Service {
         self.logger = logger
         registry = PrometheusCollectorRegistry()
         let elector = try settings.cluster.map {
-            try LeaderElector(client: $0.client, configuration: $0.election, logger: logger)
+            try LeaderElector(cluster: $0.client.configuration, configuration: $0.election, logger: logger)
         }
         self.elector = elector
         responder = ServiceDiscoveryResponder(
@@ -121,6 +121,7 @@ public final class Replica: ServiceLifecycle.Service {
                 responder: responder, limits: settings.limits, metrics: HTTPServerMetrics(factory: factory), logger: logger)
         } catch {
             resolveStart(.failure(error))
+            await elector?.shutdown()
             throw error
         }
         resolveStart(.success((server.plainAddress, server.tlsAddress)))
@@ -146,6 +147,7 @@ public final class Replica: ServiceLifecycle.Service {
             }
         }
         logger.info("shutting down replica", metadata: ["identity": "\(settings.identity)"])
+        await elector?.shutdown()
         await server.shutdown()
     }
 

@@ -37,9 +37,15 @@ final class ClusterHarness: Sendable {
 
     /// Set to follow a config file (hot reload), checked every 200 ms.
     let reloadPath: String?
+    /// Wraps each replica's leader work (tests that load the leader).
+    let wrapLeaderWork: (@Sendable (any LeaderWork) -> any LeaderWork)?
 
-    init(replicas: Int, collectors: Int, targets: Int, configYAML: String? = nil, reloadPath: String? = nil) async throws {
+    init(
+        replicas: Int, collectors: Int, targets: Int, configYAML: String? = nil, reloadPath: String? = nil,
+        wrapLeaderWork: (@Sendable (any LeaderWork) -> any LeaderWork)? = nil
+    ) async throws {
         self.reloadPath = reloadPath
+        self.wrapLeaderWork = wrapLeaderWork
         var tokens = ["admin-token": "admin"]
         for i in 0..<6 { tokens["token-\(i)"] = Self.identity(i) }
         var configuration = KubernetesEmulator.Configuration()
@@ -120,8 +126,13 @@ final class ClusterHarness: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["CLUSTER_TEST_LOG"] == nil ? .critical : .info
         var reload = reloadPath.map { ConfigReload(path: $0) }
         reload?.interval = .milliseconds(200)
-        settings.cluster = try ClusterRole.standard(
+        var role = try ClusterRole.standard(
             config: config, client: client, identity: identity, namespace: Self.namespace, logger: logger, reload: reload)
+        if let wrapLeaderWork {
+            let standard = role.pipeline
+            role.pipeline = { writer, metrics, committed in wrapLeaderWork(standard(writer, metrics, committed)) }
+        }
+        settings.cluster = role
         let replica = try Replica(settings: settings, group: group, logger: logger)
         let task = Task { _ = try? await replica.run() }
         let port = try #require(try await replica.addresses().plain?.port)
