@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator",
+                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator", "Allocation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -39,6 +39,9 @@ public struct TargetID: Hashable, Comparable, Sendable, CustomStringConvertible 
 public enum AllocationKey {
     /// xxHash64 (seed 0) of the string's UTF-8 bytes.
     public static func of(_ string: String) -> UInt64 { XXH64.hash(string) }
+
+    /// xxHash64 (seed 0) of `bytes`: for identities and keys built from several fields.
+    public static func of(bytes: [UInt8]) -> UInt64 { XXH64.hash(bytes) }
 }
 
 /// One target as the allocator sees it.

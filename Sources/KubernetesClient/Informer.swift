@@ -40,6 +40,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
         var resourceVersion: String?
         var synced = false
         var subscribers: [Int: AsyncStream<InformerEvent<T>>.Continuation] = [:]
+        var keyFeeds: [Int: ChangedKeys] = [:]
         var nextSubscriber = 0
         var syncWaiters: [CheckedContinuation<Void, Never>] = []
         var relists = 0
@@ -68,6 +69,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
             guard let namespace else { return Array(s.objects.values) }
             return (s.byNamespace[namespace] ?? []).compactMap { s.objects[$0] }
         }
+    }
+
+    /// The key (`namespace/name` or `name`) of every cached object.
+    public func keys() -> [String] {
+        state.withLockedValue { Array($0.objects.keys) }
     }
 
     public var count: Int { state.withLockedValue { $0.objects.count } }
@@ -100,6 +106,21 @@ public final class Informer<T: KubernetesObject>: Sendable {
             _ = self?.state.withLockedValue { $0.subscribers.removeValue(forKey: id) }
         }
         return stream
+    }
+
+    /// The keys (`namespace/name`) of objects that change from now on, gathered until the
+    /// consumer takes them; `onChange` is called after each change. For consumers that
+    /// recompute per object: many events on one object cost one recompute, and nothing queues
+    /// up while the consumer is busy. Call `ChangedKeys.cancel()` to stop.
+    public func changedKeys(onChange: @escaping @Sendable () -> Void) -> ChangedKeys {
+        let feed = ChangedKeys(onChange: onChange)
+        let id = state.withLockedValue { s -> Int in
+            s.nextSubscriber += 1
+            s.keyFeeds[s.nextSubscriber] = feed
+            return s.nextSubscriber
+        }
+        feed.onCancel = { [weak self] in _ = self?.state.withLockedValue { $0.keyFeeds.removeValue(forKey: id) } }
+        return feed
     }
 
     // MARK: - running
@@ -164,7 +185,8 @@ public final class Informer<T: KubernetesObject>: Sendable {
     /// Replaces the cache with a full list, emitting the differences.
     func replace(_ items: [T], resourceVersion: String) {
         var emitted: [InformerEvent<T>] = []
-        let (subscribers, waiters) = state.withLockedValue { s -> ([AsyncStream<InformerEvent<T>>.Continuation], [CheckedContinuation<Void, Never>]) in
+        let (subscribers, waiters, feeds) = state.withLockedValue {
+            s -> ([AsyncStream<InformerEvent<T>>.Continuation], [CheckedContinuation<Void, Never>], [ChangedKeys]) in
             var fresh: [String: T] = [:]
             fresh.reserveCapacity(items.count)
             for item in items { fresh[item.key] = item }
@@ -184,7 +206,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
             s.synced = true
             let waiters = s.syncWaiters
             s.syncWaiters = []
-            return (Array(s.subscribers.values), waiters)
+            return (Array(s.subscribers.values), waiters, Array(s.keyFeeds.values))
+        }
+        if !feeds.isEmpty {
+            let keys = emitted.map(\.key)
+            for feed in feeds { feed.insert(contentsOf: keys, synced: true) }
         }
         emitted.append(.synced)
         for subscriber in subscribers { for event in emitted { subscriber.yield(event) } }
@@ -192,7 +218,8 @@ public final class Informer<T: KubernetesObject>: Sendable {
     }
 
     func apply(_ event: WatchEvent<T>) {
-        let (subscribers, emitted) = state.withLockedValue { s -> ([AsyncStream<InformerEvent<T>>.Continuation], InformerEvent<T>?) in
+        let (subscribers, emitted, feeds) = state.withLockedValue {
+            s -> ([AsyncStream<InformerEvent<T>>.Continuation], InformerEvent<T>?, [ChangedKeys]) in
             if let rv = event.resourceVersion, !rv.isEmpty { s.resourceVersion = rv }
             var emitted: InformerEvent<T>?
             switch event {
@@ -213,12 +240,68 @@ public final class Informer<T: KubernetesObject>: Sendable {
             case .bookmark:
                 break
             }
-            return (emitted == nil ? [] : Array(s.subscribers.values), emitted)
+            return emitted == nil ? ([], nil, []) : (Array(s.subscribers.values), emitted, Array(s.keyFeeds.values))
         }
-        if let emitted { for s in subscribers { s.yield(emitted) } }
+        if let emitted {
+            for feed in feeds { feed.insert(contentsOf: [emitted.key], synced: false) }
+            for s in subscribers { s.yield(emitted) }
+        }
     }
 
     private func jitter(_ d: Duration) -> Duration {
         d * Double.random(in: 0.8...1.2)
+    }
+}
+
+extension InformerEvent {
+    /// The key of the object the event is about (empty for `synced`).
+    var key: String {
+        switch self {
+        case .added(let o), .deleted(let o), .updated(_, let o): o.key
+        case .synced: ""
+        }
+    }
+}
+
+/// Keys of changed objects, gathered for a consumer until it takes them (see
+/// `Informer.changedKeys`).
+public final class ChangedKeys: Sendable {
+    private let state = NIOLockedValueBox<(keys: Set<String>, lists: Int)>(([], 0))
+    private let onChange: @Sendable () -> Void
+    fileprivate let cancellation = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+    init(onChange: @escaping @Sendable () -> Void) {
+        self.onChange = onChange
+    }
+
+    fileprivate var onCancel: (@Sendable () -> Void)? {
+        get { cancellation.withLockedValue { $0 } }
+        set { cancellation.withLockedValue { $0 = newValue } }
+    }
+
+    func insert(contentsOf keys: [String], synced: Bool) {
+        state.withLockedValue { s in
+            s.keys.formUnion(keys)
+            if synced { s.lists += 1 }
+        }
+        onChange()
+    }
+
+    /// The keys changed since the last call, and how many complete lists were applied
+    /// meanwhile (the informer's first list, then each relist).
+    public func take() -> (keys: Set<String>, lists: Int) {
+        state.withLockedValue { s in
+            defer { s = ([], 0) }
+            return s
+        }
+    }
+
+    /// Stops gathering.
+    public func cancel() {
+        let cancel = cancellation.withLockedValue { c in
+            defer { c = nil }
+            return c
+        }
+        cancel?()
     }
 }

@@ -30,9 +30,7 @@ extension ClusterRole {
                 identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
                 targets: { publish in
                     let discover: @Sendable (AllocatorConfig) async -> Void = { config in
-                        await config.discovery(ownNamespace: namespace).run(client: client, logger: logger, metrics: metrics) { found in
-                            publish(DiscoveredTargets(jobs: found.jobs, targets: found.targets, discovered: found.discovered))
-                        }
+                        await config.discovery(ownNamespace: namespace).run(client: client, logger: logger, metrics: metrics, publish: publish)
                     }
                     if let reload {
                         await reload.follow(initial: config, logger: logger, metrics: metrics, discover)

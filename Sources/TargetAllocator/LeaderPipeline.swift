@@ -1,4 +1,5 @@
 public import Allocation
+public import Discovery
 import Foundation
 public import LeaderElection
 public import Logging
@@ -7,37 +8,25 @@ import NIOConcurrencyHelpers
 public import Snapshot
 public import SnapshotStore
 
-/// What discovery found: the jobs and their (unassigned) targets.
-public struct DiscoveredTargets: Sendable, Hashable {
-    public var jobs: [Job]
-    public var targets: [Target]
-    /// Targets per job before relabel filtering (upstream's `opentelemetry_allocator_targets`);
-    /// nil counts the targets given.
-    public var discovered: [String: Int]?
-
-    public init(jobs: [Job], targets: [Target], discovered: [String: Int]? = nil) {
-        self.jobs = jobs
-        self.targets = targets
-        self.discovered = discovered
-    }
-}
-
-/// A leader-only input: runs while leading and publishes complete states (never partial ones,
-/// so a new leader cannot allocate against a half-listed cluster).
+/// A leader-only input: runs while leading and publishes what it finds; discovery publishes
+/// differences, the first one complete (never a partial state, so a new leader cannot allocate
+/// against a half-listed cluster).
 public typealias LeaderInput<Value: Sendable> = @Sendable (_ publish: @escaping @Sendable (Value) -> Void) async -> Void
 
 /// The leader's work for one term: discovery and collectors in, allocation, snapshot out.
 ///
-/// A term starts from the committed snapshot, so unchanged inputs give the same assignment
-/// as before the failover; its first write carries a new epoch, which fences every older
-/// leader's writer. Writes are coalesced to one per `minWriteInterval`, and nothing is
-/// written when the result equals what is committed.
+/// A term starts from the committed snapshot: its first write, at once, is that snapshot under
+/// the term's new epoch (it fences every older leader's writer and needs no discovery), and
+/// unchanged inputs then give the same assignment as before the failover. Discovery's
+/// differences are applied as they come (allocation moves only what changed); writes are
+/// coalesced to one per `minWriteInterval`, and nothing is written when the result equals
+/// what is committed.
 public struct LeaderPipeline: LeaderWork {
     public var identity: String
     public var writer: SnapshotWriter
     public var allocation: AllocatorConfiguration
     public var minWriteInterval: Duration
-    public var targets: LeaderInput<DiscoveredTargets>
+    public var targets: LeaderInput<DiscoveryDelta>
     public var collectors: LeaderInput<[Collector]>
     /// Called with each committed snapshot (the leader serves what it committed, at once).
     public var committed: @Sendable (Snapshot) -> Void
@@ -46,7 +35,7 @@ public struct LeaderPipeline: LeaderWork {
 
     public init(
         identity: String, writer: SnapshotWriter, allocation: AllocatorConfiguration, minWriteInterval: Duration,
-        targets: @escaping LeaderInput<DiscoveredTargets>, collectors: @escaping LeaderInput<[Collector]>,
+        targets: @escaping LeaderInput<DiscoveryDelta>, collectors: @escaping LeaderInput<[Collector]>,
         committed: @escaping @Sendable (Snapshot) -> Void, metrics: any MetricsFactory, logger: Logger
     ) {
         self.identity = identity
@@ -72,6 +61,7 @@ public struct LeaderPipeline: LeaderWork {
         let remaining: Gauge
         let discovered: Gauge
         let allocateTime: Timer
+        let setCollectorsTime: Timer
         let storedBytes: Gauge
 
         init(factory: any MetricsFactory, strategy: String) {
@@ -87,6 +77,9 @@ public struct LeaderPipeline: LeaderWork {
             storedBytes = Gauge(label: Replica.storedBytesMetric, factory: factory)
             allocateTime = Timer(
                 label: "opentelemetry_allocator_time_to_allocate", dimensions: [("method", "SetTargets"), ("strategy", strategy)],
+                factory: factory)
+            setCollectorsTime = Timer(
+                label: "opentelemetry_allocator_time_to_allocate", dimensions: [("method", "SetCollectors"), ("strategy", strategy)],
                 factory: factory)
         }
 
@@ -106,20 +99,17 @@ public struct LeaderPipeline: LeaderWork {
     }
 
     /// Records the per-job and per-collector gauges; series that disappeared are set to 0.
-    private func record(_ targets: DiscoveredTargets, _ snapshot: Snapshot, seen: inout (jobs: Set<String>, collectors: Set<String>)) {
+    private func record(_ state: LeaderState, discovered: [String: Int], seen: inout (jobs: Set<String>, collectors: Set<String>)) {
         let strategy = allocation.strategy.name
-        let perJob = targets.discovered ?? Dictionary(targets.targets.map { ($0.job, 1) }, uniquingKeysWith: +)
-        var perCollector: [String: Int] = [:]
-        for collector in snapshot.collectors { perCollector[collector.name] = 0 }
-        for target in snapshot.targets { if let c = target.collector { perCollector[c, default: 0] += 1 } }
-        for job in seen.jobs where perJob[job] == nil { metrics.perJob(job).record(0) }
-        for (job, count) in perJob { metrics.perJob(job).record(count) }
+        for (job, count) in discovered { metrics.perJob(job).record(count) }
+        seen.jobs.formUnion(discovered.keys)
+        let perCollector = state.loads
         for collector in seen.collectors where perCollector[collector] == nil { metrics.perCollector(collector, strategy: strategy).record(0) }
         for (collector, count) in perCollector { metrics.perCollector(collector, strategy: strategy).record(count) }
-        metrics.allocatable(strategy: strategy).record(snapshot.collectors.count)
-        metrics.discovered.record(snapshot.collectors.count)
-        metrics.remaining.record(snapshot.targets.count)
-        seen = (Set(perJob.keys), Set(perCollector.keys))
+        metrics.allocatable(strategy: strategy).record(state.collectors.count)
+        metrics.discovered.record(state.collectors.count)
+        metrics.remaining.record(state.count)
+        seen.collectors = Set(perCollector.keys)
     }
 
     /// Leads until cancelled (the elector cancels when a renew misses its deadline) or fenced.
@@ -131,42 +121,65 @@ public struct LeaderPipeline: LeaderWork {
         logger.info(
             "leading", metadata: ["epoch": "\(epoch)", "seed_generation": "\(seed?.generation ?? 0)", "seed_targets": "\(seed?.targets.count ?? 0)"])
 
-        let latest = NIOLockedValueBox<(targets: DiscoveredTargets?, collectors: [Collector]?)>((nil, nil))
+        let inbox = NIOLockedValueBox<(delta: DiscoveryDelta?, collectors: [Collector]?)>((nil, nil))
         let (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await targets { value in
-                    latest.withLockedValue { $0.targets = value }
+                await targets { delta in
+                    inbox.withLockedValue { pending in
+                        if pending.delta == nil { pending.delta = delta } else { pending.delta!.merge(delta) }
+                    }
                     waker.yield()
                 }
             }
             group.addTask {
                 await collectors { value in
-                    latest.withLockedValue { $0.collectors = value }
+                    inbox.withLockedValue { $0.collectors = value }
                     waker.yield()
                 }
             }
-            var state = AllocationState(configuration: allocation, seed: seed)
-            var last = seed
+            var state = LeaderState(configuration: allocation, seed: seed)
+            var last: Snapshot?
             var lastWrite: ContinuousClock.Instant?
             var seen: (jobs: Set<String>, collectors: Set<String>) = ([], [])
+            // The committed snapshot under the new epoch: fences the previous leader now,
+            // without waiting for discovery (which cannot change what is committed until it ends).
+            if let seed { waker.yield() ; last = seed }
             for await _ in wake {
                 if let lastWrite {
                     // Coalesce: let more changes arrive until the interval has passed.
                     do { try await clock.sleep(until: lastWrite + minWriteInterval) } catch { break }
                 }
-                guard case let (targets?, collectors?) = latest.withLockedValue({ $0 }) else { continue }
-                let allocationStart = clock.now
-                let outcome = state.apply(targets: targets, collectors: collectors)
-                metrics.allocateTime.record(duration: clock.now - allocationStart)
-                metrics.moves.increment(by: outcome.moves)
-                metrics.fallback.increment(by: outcome.fallback)
-                metrics.unassigned.record(outcome.unassigned)
-                var next = Snapshot(
-                    epoch: epoch, generation: 0, createdAtMillis: Int64(Date().timeIntervalSince1970 * 1000), leader: identity,
-                    collectors: collectors, jobs: targets.jobs, targets: outcome.targets)
-                record(targets, next, seen: &seen)
-                if let last, last.epoch == epoch, last.sameContent(as: next) { continue }
+                let (delta, collectors) = inbox.withLockedValue { pending in
+                    defer { pending.delta = nil }
+                    return pending
+                }
+                var next: Snapshot
+                if let collectors, state.ready || delta?.full == true {
+                    let allocationStart = clock.now
+                    let outcome = state.apply(delta, collectors: collectors)
+                    if outcome.collectorsChanged { metrics.setCollectorsTime.record(duration: clock.now - allocationStart) }
+                    metrics.allocateTime.record(duration: clock.now - allocationStart)
+                    metrics.moves.increment(by: outcome.moves)
+                    metrics.fallback.increment(by: state.fallbackCount)
+                    metrics.unassigned.record(state.unassignable)
+                    record(state, discovered: delta?.discovered ?? [:], seen: &seen)
+                    next = state.snapshot(epoch: epoch, leader: identity)
+                    if let last, last.epoch == epoch, last.sameContent(as: next) { continue }
+                } else if let delta {
+                    // Collectors not known yet: keep the difference for when they are.
+                    inbox.withLockedValue { pending in
+                        var kept = delta
+                        if let later = pending.delta { kept.merge(later) }
+                        pending.delta = kept
+                    }
+                    continue
+                } else if let seed, last?.epoch != epoch {
+                    next = seed
+                } else {
+                    continue
+                }
+                next.createdAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
                 do {
                     next = try await writer.commit(next, epoch: epoch, leader: identity)
                 } catch let error as SnapshotStoreError {
@@ -188,10 +201,10 @@ public struct LeaderPipeline: LeaderWork {
                     "committed snapshot",
                     metadata: [
                         "epoch": "\(next.epoch)", "generation": "\(next.generation)", "targets": "\(next.targets.count)",
-                        "collectors": "\(collectors.count)", "moves": "\(outcome.moves)",
+                        "collectors": "\(next.collectors.count)",
                     ])
-                committed(next)
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
+                committed(next)
                 await writer.collectGarbage()
             }
             group.cancelAll()
@@ -226,72 +239,128 @@ extension Snapshot {
     }
 }
 
-/// The allocator kept across the writes of one term, fed with differences only.
-struct AllocationState {
+/// The leader's targets and their assignment, kept across the writes of one term and fed
+/// with differences only: a discovery delta or a collector change moves what it must, nothing
+/// else.
+struct LeaderState {
     struct Outcome {
-        var targets: [Target]
-        var moves: Int
-        var fallback: Int
-        var unassigned: Int
+        var moves = 0
+        var collectorsChanged = false
+    }
+
+    struct Entry {
+        var target: DiscoveredTarget
+        var node: String?
     }
 
     private let configuration: AllocatorConfiguration
-    private var previous: [TargetID: String]
+    /// The committed assignment at the start of the term, by (job, served labels): what the
+    /// first allocation keeps (`least-weighted`; consistent hashing needs no memory).
+    private var seed: [SeedKey: String]
     private var allocator: Allocator?
-    private var known: [TargetID: AllocationTarget] = [:]
-    private var collectorInfos: [CollectorInfo] = []
+    private var entries: [TargetID: Entry] = [:]
+    private(set) var jobs: [Job] = []
+    private(set) var collectors: [Collector] = []
+    /// Discovery has delivered its complete first state.
+    private(set) var ready = false
+
+    struct SeedKey: Hashable {
+        var job: String
+        var labels: [UInt8]
+
+        init(job: String, labels: Labels) {
+            self.job = job
+            var bytes: [UInt8] = []
+            for label in labels {
+                bytes.append(contentsOf: label.name.utf8)
+                bytes.append(0xFF)
+                bytes.append(contentsOf: label.value.utf8)
+                bytes.append(0xFF)
+            }
+            self.labels = bytes
+        }
+    }
 
     init(configuration: AllocatorConfiguration, seed: Snapshot?) {
         self.configuration = configuration
-        var previous: [TargetID: String] = [:]
+        var previous: [SeedKey: String] = [:]
         for target in seed?.targets ?? [] {
-            if let collector = target.collector { previous[Self.id(of: target)] = collector }
+            if let collector = target.collector { previous[SeedKey(job: target.job, labels: target.labels)] = collector }
         }
-        self.previous = previous
+        self.seed = previous
     }
 
-    static func id(of target: Target) -> TargetID {
-        TargetID.of(job: target.job, labels: target.labels.lazy.map { (name: $0.name, value: $0.value) })
+    var count: Int { entries.count }
+    var unassignable: Int { allocator?.unassignable ?? 0 }
+    var fallbackCount: Int { allocator?.fallbackCount ?? 0 }
+    var loads: [String: Int] {
+        var loads = Dictionary(collectors.map { ($0.name, 0) }, uniquingKeysWith: +)
+        for (name, count) in allocator?.loads ?? [:] { loads[name] = count }
+        return loads
     }
 
     /// Labels that name the node a target runs on, in Prometheus's Kubernetes SD.
     static let nodeLabels = ["__meta_kubernetes_pod_node_name", "__meta_kubernetes_node_name", "__meta_kubernetes_endpoint_node_name"]
 
-    mutating func apply(targets discovered: DiscoveredTargets, collectors: [Collector]) -> Outcome {
-        var current: [TargetID: AllocationTarget] = [:]
-        var ordered: [(TargetID, Target)] = []
-        current.reserveCapacity(discovered.targets.count)
-        ordered.reserveCapacity(discovered.targets.count)
-        for target in discovered.targets {
-            let id = Self.id(of: target)
-            guard current[id] == nil else { continue }  // the same target twice is one target
-            let node = Self.nodeLabels.lazy.compactMap { target.labels[$0] }.first
-            current[id] = AllocationTarget(id: id, node: node, weight: 1)
-            ordered.append((id, target))
-        }
-        let infos = collectors.map { CollectorInfo(name: $0.name, node: $0.node) }
+    static func node(of labels: Labels) -> String? {
+        nodeLabels.lazy.compactMap { labels[$0] }.first
+    }
 
+    mutating func apply(_ delta: DiscoveryDelta?, collectors next: [Collector]) -> Outcome {
+        var outcome = Outcome()
+        var added: [AllocationTarget] = []
+        var removed: [TargetID] = []
+        if let delta {
+            if delta.full {
+                ready = true
+                for id in entries.keys where delta.upserted[id] == nil { removed.append(id) }
+            }
+            for id in delta.removed where entries[id] != nil { removed.append(id) }
+            for id in removed { entries[id] = nil }
+            for (id, target) in delta.upserted {
+                let node = Self.node(of: target.labels)
+                if let old = entries[id], old.target.key == target.key, old.node == node {
+                    entries[id]!.target = target  // served labels only: stays where it is
+                    continue
+                }
+                entries[id] = Entry(target: target, node: node)
+                added.append(AllocationTarget(id: id, key: target.key, node: node, weight: 1))
+            }
+            if let jobs = delta.jobs { self.jobs = jobs }
+        }
+        let infos = next.map { CollectorInfo(name: $0.name, node: $0.node) }
         var moves: [Move] = []
         if var allocator {
-            if infos != collectorInfos { moves += allocator.setCollectors(infos) }
-            let removed = known.keys.filter { current[$0] == nil || current[$0] != known[$0] }
-            let added = current.values.filter { known[$0.id] == nil || known[$0.id] != $0 }
-            if !removed.isEmpty || !added.isEmpty { moves += allocator.update(added: added, removed: removed) }
+            self.allocator = nil
+            if next != collectors {
+                moves += allocator.setCollectors(infos)
+                outcome.collectorsChanged = true
+            }
+            if !added.isEmpty || !removed.isEmpty { moves += allocator.update(added: added, removed: removed) }
             self.allocator = allocator
         } else {
-            allocator = Allocator(
-                configuration: configuration, collectors: infos, targets: Array(current.values), previous: previous)
-            previous = [:]
+            var previous: [TargetID: String] = [:]
+            if !seed.isEmpty {
+                for (id, entry) in entries {
+                    if let collector = seed[SeedKey(job: entry.target.job, labels: entry.target.labels)] { previous[id] = collector }
+                }
+            }
+            let targets = entries.map { AllocationTarget(id: $0.key, key: $0.value.target.key, node: $0.value.node, weight: 1) }
+            allocator = Allocator(configuration: configuration, collectors: infos, targets: targets, previous: previous)
+            seed = [:]
+            outcome.collectorsChanged = true
         }
-        known = current
-        collectorInfos = infos
-        let allocator = self.allocator!
-        ordered.sort { ($0.1.job, $0.0) < ($1.1.job, $1.0) }
-        let targets = ordered.map { id, target in
-            Target(job: target.job, labels: target.labels, collector: allocator.collector(for: id))
-        }
-        return Outcome(
-            targets: targets, moves: moves.filter { $0.from != nil && $0.to != nil }.count, fallback: allocator.fallbackCount,
-            unassigned: allocator.unassignable)
+        collectors = next
+        outcome.moves = moves.filter(\.isReassignment).count
+        return outcome
+    }
+
+    /// The whole state as a snapshot, targets ordered by job then identity.
+    func snapshot(epoch: UInt64, leader: String) -> Snapshot {
+        var ordered = entries.map { ($0.key, $0.value.target) }
+        ordered.sort { $0.1.job != $1.1.job ? $0.1.job.utf8.lexicographicallyPrecedes($1.1.job.utf8) : $0.0 < $1.0 }
+        let allocator = self.allocator
+        let targets = ordered.map { id, target in Target(job: target.job, labels: target.labels, collector: allocator?.collector(for: id)) }
+        return Snapshot(epoch: epoch, generation: 0, createdAtMillis: 0, leader: leader, collectors: collectors, jobs: jobs, targets: targets)
     }
 }

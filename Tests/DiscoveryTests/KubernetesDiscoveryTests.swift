@@ -188,7 +188,7 @@ func config(_ text: String) -> KubernetesSDConfig {
     }
 
     /// A collection that never lists (the emulator serves no ReplicaSets) holds back only the
-    /// configs that need it, once the sync timeout has passed.
+    /// configs that need it: a config's groups are sent once every collection it reads has listed.
     @Test func unsyncedCollectionHoldsBackOnlyItsConfigs() async throws {
         try await withEmulator { emulator, client in
             let pod = try emulator.create(.pods, podJSON("p"))
@@ -197,10 +197,14 @@ func config(_ text: String) -> KubernetesSDConfig {
                 "plain": [config(#"{"role":"pod"}"#)],
                 "deployments": [config(#"{"role":"pod","attach_metadata":{"deployment":true}}"#)],
             ]
-            let (_, publications, task) = startDiscovery(client: client, configs: configs, syncTimeout: .seconds(1))
+            let (_, publications, task) = startDiscovery(client: client, configs: configs)
             #expect(await eventually(timeout: 30) { publications.count > 0 })
             #expect(publications.groups("plain").map(\.source) == ["pod/default/p"])
-            #expect(publications.latest?["deployments"] == [])
+            // A change after the first list is sent for the config that listed, still not for the other.
+            let second = try emulator.create(.pods, podJSON("q"))
+            try emulator.update(.pods, podStatusJSON(second, ip: "10.1.0.6"), subresource: "status")
+            #expect(await eventually(timeout: 30) { publications.groups("plain").map(\.source) == ["pod/default/p", "pod/default/q"] })
+            #expect(!publications.updated("deployments"))
             task.cancel()
             await task.value
         }

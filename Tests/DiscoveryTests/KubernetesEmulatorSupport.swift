@@ -36,35 +36,50 @@ func withEmulator(
     try await emulator.shutdown()
 }
 
-/// Keeps what discovery published.
+/// Keeps what discovery published, applied as a receiver would: per job and provider, each
+/// group replaces the one with its source; a complete update replaces all of them.
 final class Publications: @unchecked Sendable {
     // @unchecked: every access goes through `lock`.
     private let lock = NSLock()
-    private var states: [[String: [TargetGroup]]] = []
+    private var state: [String: [String: [String: TargetGroup]]] = [:]
+    private var updates = 0
 
-    func record(_ state: [String: [TargetGroup]]) {
+    func record(_ batch: [GroupUpdate]) {
         lock.lock()
-        states.append(state)
-        lock.unlock()
+        defer { lock.unlock() }
+        for update in batch {
+            updates += 1
+            var groups = update.complete ? [:] : state[update.job]?[update.provider] ?? [:]
+            for group in update.groups { groups[group.source] = group.isEmpty ? nil : group }
+            state[update.job, default: [:]][update.provider] = groups
+        }
     }
 
-    var count: Int { lock.lock(); defer { lock.unlock() }; return states.count }
-    var latest: [String: [TargetGroup]]? { lock.lock(); defer { lock.unlock() }; return states.last }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return updates }
 
-    func groups(_ job: String) -> [TargetGroup] { latest?[job] ?? [] }
+    /// Whether `job` got any update at all.
+    func updated(_ job: String) -> Bool { lock.lock(); defer { lock.unlock() }; return state[job] != nil }
+
+    /// A job's groups from every provider, ordered by source.
+    func groups(_ job: String) -> [TargetGroup] {
+        lock.lock()
+        defer { lock.unlock() }
+        return (state[job] ?? [:]).values.flatMap(\.values).sorted { $0.source < $1.source }
+    }
 
     func group(_ job: String, _ source: String) -> TargetGroup? { groups(job).first { $0.source == source } }
 }
 
-/// Runs discovery in the background; cancel the task (and await it) to stop.
+/// Runs discovery in the background, every job subscribed; cancel the task (and await it) to stop.
 func startDiscovery(
-    client: KubernetesClient, configs: [String: [KubernetesSDConfig]], ownNamespace: String = "default",
-    syncTimeout: Duration = .seconds(30)
+    client: KubernetesClient, configs: [String: [KubernetesSDConfig]], ownNamespace: String = "default"
 ) -> (KubernetesDiscovery, Publications, Task<Void, Never>) {
-    let discovery = KubernetesDiscovery(
-        client: client, ownNamespace: ownNamespace, logger: quietLogger, minPublishInterval: .milliseconds(20), syncTimeout: syncTimeout)
     let publications = Publications()
-    let task = Task { await discovery.run(configs: configs, publish: { publications.record($0) }) }
+    let discovery = KubernetesDiscovery(
+        client: client, ownNamespace: ownNamespace, logger: quietLogger, minPublishInterval: .milliseconds(20),
+        publish: { publications.record($0) })
+    for (job, list) in configs { discovery.subscribe(job: job, configs: list) }
+    let task = Task { await discovery.run() }
     return (discovery, publications, task)
 }
 

@@ -242,7 +242,7 @@ import Testing
                     return true
                 })
             let moved = before.filter { scaled[$0.key] != $0.value }
-            #expect(moved.allSatisfy { scaled[$0.key] == "collector-3" }, "targets moved between old collectors")
+            #expect(moved.allSatisfy { scaled[$0.key] == "collector-3" }, "targets moved between old collectors: \(moved.filter { scaled[$0.key] != "collector-3" }.map { "\($0.key) \($0.value) → \(scaled[$0.key] ?? "-")" }.sorted())")
             #expect(Double(moved.count) <= 1.1 * Double(targets) / 4 + 1, "\(moved.count) moves for 3 → 4")
 
             // And back to 3: the targets return where they were.

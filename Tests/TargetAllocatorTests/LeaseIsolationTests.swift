@@ -10,7 +10,26 @@ import Testing
 /// cooperative pool, without yielding, for several lease durations keeps renewing on its own
 /// thread, and nobody else takes over. Proven from the API server's audit log, not from timings
 /// measured in the process under test.
-@Suite(.serialized) struct LeaseIsolationTests {
+///
+/// The scenario saturates its whole process's pool, so it runs in a process of its own (this
+/// test binary again, with only `PoolSaturationScenario` enabled): the other suites running in
+/// parallel here keep their threads.
+@Suite struct LeaseIsolationTests {
+    @Test func aLeaderSaturatingTheCooperativePoolKeepsRenewingAndNobodyTakesOver() async throws {
+        let result = try await runTool(
+            CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", "PoolSaturationScenario"], timeout: 300,
+            environment: [PoolSaturationScenario.switchVariable: "1"])
+        let output = result.stdout + result.stderr
+        #expect(result.status == 0, "\(output)")
+        #expect(output.contains("saturated pool:") && output.contains("1 test in 1 suite passed"), "\(output)")
+        print(output.split(separator: "\n").filter { $0.contains("saturated pool:") }.joined(separator: "\n"))
+    }
+}
+
+/// The scenario itself; enabled only in the child process `LeaseIsolationTests` starts.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment[poolSaturationSwitch] != nil))
+struct PoolSaturationScenario {
+    static let switchVariable = poolSaturationSwitch
     /// Leader work that, besides the real pipeline, spins on every pool thread (twice over) for
     /// `duration`, checking only for cancellation (which never yields).
     struct SaturatingWork: LeaderWork {
@@ -87,6 +106,8 @@ import Testing
         await cluster.shutdown()
     }
 }
+
+private let poolSaturationSwitch = "TA_POOL_SATURATION_SCENARIO"
 
 /// Keeps a value alive so the optimiser cannot drop the loop that computes it.
 @inline(never) func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }

@@ -20,14 +20,18 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
 }
 
 /// Runs a real client program and waits for it (bounded by `timeout`).
-public func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) async throws -> ToolResult {
-    try await offPool { try runToolBlocking(tool, arguments, timeout: timeout) }
+/// - Parameter environment: added to this process's environment.
+public func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60, environment: [String: String] = [:]) async throws -> ToolResult {
+    try await offPool { try runToolBlocking(tool, arguments, timeout: timeout, environment: environment) }
 }
 
-func runToolBlocking(_ tool: String, _ arguments: [String], timeout: Double) throws -> ToolResult {
+func runToolBlocking(_ tool: String, _ arguments: [String], timeout: Double, environment: [String: String] = [:]) throws -> ToolResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [tool] + arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -1,133 +1,309 @@
 import Foundation
 public import KubernetesClient
 public import Logging
+import NIOConcurrencyHelpers
 
-/// `kubernetes_sd_configs` for many jobs at once, backed by informers: each distinct
-/// (resource, namespace, selectors) is listed and watched once, however many configs need it.
-/// Target groups are recomputed from the informer caches whenever something changes (so
-/// every group always reflects the current objects), coalesced to at most one publication per
-/// `minPublishInterval`.
+/// `kubernetes_sd_configs` for many jobs at once, incrementally, as Prometheus does it: each
+/// object yields its own target group (source `pod/<ns>/<name>`, `endpointslice/<ns>/<name>`,
+/// ...), and a change recomputes only the groups of the objects it touches: the object's own,
+/// and those that looked it up (a Service's change reaches its Endpoints' groups, a Node's the
+/// groups of pods with node metadata, ...).
+///
+/// Each distinct (resource, namespace, selectors) is listed and watched once, however many
+/// configs need it; each distinct config is computed once, however many jobs use it. Jobs
+/// subscribe and unsubscribe while it runs (the job set follows prometheus-operator resources),
+/// and informers nobody needs any more are stopped.
 public final class KubernetesDiscovery: Sendable {
     let client: KubernetesClient
     let ownNamespace: String
     let logger: Logger
     let minPublishInterval: Duration
-    let syncTimeout: Duration
+    private let publish: @Sendable ([GroupUpdate]) -> Void
+    private let mailbox = NIOLockedValueBox<[Command]>([])
+    private let wake: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    enum Command {
+        case subscribe(job: String, configs: [KubernetesSDConfig])
+        case unsubscribe(job: String)
+    }
 
     /// - Parameters:
     ///   - ownNamespace: the namespace `namespaces.own_namespace` adds (the allocator's own).
     ///   - minPublishInterval: changes arriving faster are published together.
-    ///   - syncTimeout: how long the first publication waits for every informer's first list;
-    ///     after it, configs whose informers did list are published and the rest follow once
-    ///     theirs do.
+    ///   - publish: receives the groups that changed, per job and config (provider
+    ///     `kubernetes/<index of the config in the job>`); a config's first update for a job is
+    ///     `complete` (every group it has), sent once every collection it reads has listed.
     public init(
         client: KubernetesClient, ownNamespace: String, logger: Logger, minPublishInterval: Duration = .milliseconds(100),
-        syncTimeout: Duration = .seconds(60)
+        publish: @escaping @Sendable ([GroupUpdate]) -> Void
     ) {
         self.client = client
         self.ownNamespace = ownNamespace
         self.logger = logger
         self.minPublishInterval = minPublishInterval
-        self.syncTimeout = syncTimeout
+        self.publish = publish
+        (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// The distinct collections `configs` need: how many list+watch pairs `run` opens.
+    /// The provider name of a job's `index`th Kubernetes SD config in updates.
+    public static func provider(_ index: Int) -> String { "kubernetes/\(index)" }
+
+    /// The distinct collections `configs` need: how many list+watch pairs they open.
     public func informerKeys(configs: [String: [KubernetesSDConfig]]) -> Set<InformerKey> {
         Set(configs.values.flatMap { $0 }.flatMap { KubernetesPlan(config: $0, ownNamespace: ownNamespace).keys })
     }
 
-    /// Watches until cancelled. `publish` gets every job's groups (all jobs present, in config
-    /// order within a job): first once every informer has listed, then after every change that
-    /// alters the result.
-    public func run(configs: [String: [KubernetesSDConfig]], publish: @escaping @Sendable ([String: [TargetGroup]]) -> Void) async {
-        let plans = configs.mapValues { $0.map { KubernetesPlan(config: $0, ownNamespace: ownNamespace) } }
-        var boxes: [InformerKey: any InformerBox] = [:]
-        for key in informerKeys(configs: configs) { boxes[key] = makeBox(key) }
-        let source = InformerSource(boxes: boxes)
-        logger.info(
-            "kubernetes discovery starting",
-            metadata: ["jobs": "\(configs.count)", "informers": "\(boxes.count)"])
+    /// Discovers `configs` for `job` (replacing what the job had).
+    public func subscribe(job: String, configs: [KubernetesSDConfig]) {
+        mailbox.withLockedValue { $0.append(.subscribe(job: job, configs: configs)) }
+        waker.yield()
+    }
 
+    public func unsubscribe(job: String) {
+        mailbox.withLockedValue { $0.append(.unsubscribe(job: job)) }
+        waker.yield()
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        var state = State(discovery: self)
         let clock = ContinuousClock()
-        let start = clock.now
-        let syncTimeout = syncTimeout
-        let (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let dirty = DirtyKeys()
-        await withDiscardingTaskGroup { group in
-            for (key, box) in boxes {
-                group.addTask { await box.run() }
-                group.addTask {
-                    await box.forward {
-                        dirty.insert(key)
-                        waker.yield()
+        var lastPass: ContinuousClock.Instant?
+        for await _ in wake {
+            if Task.isCancelled { break }
+            if let lastPass {
+                do { try await clock.sleep(until: lastPass + minPublishInterval) } catch { break }
+            }
+            lastPass = clock.now
+            let commands = mailbox.withLockedValue { m in
+                defer { m = [] }
+                return m
+            }
+            for command in commands { state.apply(command) }
+            let updates = await state.pass()
+            if !updates.isEmpty { publish(updates) }
+        }
+        await state.stopAll()
+    }
+
+    fileprivate func signal() { waker.yield() }
+
+    /// Everything the loop owns.
+    private struct State {
+        let discovery: KubernetesDiscovery
+        var informers: [InformerKey: RunningInformer] = [:]
+        var plans: [KubernetesSDConfig: PlanState] = [:]
+        var jobs: [String: [KubernetesSDConfig]] = [:]
+
+        init(discovery: KubernetesDiscovery) {
+            self.discovery = discovery
+        }
+
+        var source: InformerSource { InformerSource(boxes: informers.mapValues(\.box)) }
+
+        mutating func apply(_ command: Command) {
+            switch command {
+            case .subscribe(let job, let configs):
+                // Subscribe first, then drop what the job no longer uses: plans and informers
+                // both need stay up.
+                for (i, config) in configs.enumerated() {
+                    if plans[config] == nil {
+                        let plan = KubernetesPlan(config: config, ownNamespace: discovery.ownNamespace)
+                        for key in plan.keys { retain(key) }
+                        plans[config] = PlanState(plan: plan)
                     }
+                    plans[config]!.subscribers[Subscriber(job: job, provider: KubernetesDiscovery.provider(i))] = true
+                }
+                let previous = jobs[job] ?? []
+                jobs[job] = configs
+                for (i, config) in previous.enumerated() where i >= configs.count || configs[i] != config {
+                    drop(Subscriber(job: job, provider: KubernetesDiscovery.provider(i)), from: config)
+                }
+            case .unsubscribe(let job):
+                for (i, config) in (jobs.removeValue(forKey: job) ?? []).enumerated() {
+                    drop(Subscriber(job: job, provider: KubernetesDiscovery.provider(i)), from: config)
                 }
             }
-            group.addTask {
-                try? await clock.sleep(for: syncTimeout)
-                waker.yield()
+        }
+
+        /// Ends one subscription; a plan left without subscribers stops, and so do informers
+        /// no plan needs any more.
+        private mutating func drop(_ subscriber: Subscriber, from config: KubernetesSDConfig) {
+            plans[config]?.subscribers[subscriber] = nil
+            if plans[config]?.subscribers.isEmpty == true, let plan = plans.removeValue(forKey: config) {
+                for key in plan.plan.keys { release(key) }
             }
-            waker.yield()
-            var last: [String: [TargetGroup]]?
-            // Each distinct config's groups as last computed (absent: not yet, or its informers
-            // had not listed). Jobs with identical configs (common for generated ones) share them.
-            var cached: [KubernetesSDConfig: [TargetGroup]] = [:]
-            var lastPublish: ContinuousClock.Instant?
-            var warned = false
-            for await _ in wake {
-                if Task.isCancelled { break }
-                let unsynced = Set(boxes.filter { !$0.value.hasSynced }.keys)
-                if !unsynced.isEmpty {
-                    if clock.now - start < syncTimeout { continue }
-                    if !warned {
-                        warned = true
-                        logger.warning(
-                            "kubernetes discovery: some collections have not listed yet; publishing the rest",
-                            metadata: ["unsynced": "\(unsynced.map(\.description).sorted())"])
-                    }
+        }
+
+        private mutating func retain(_ key: InformerKey) {
+            if informers[key] == nil {
+                informers[key] = RunningInformer(key: key, discovery: discovery)
+            }
+            informers[key]!.references += 1
+        }
+
+        private mutating func release(_ key: InformerKey) {
+            informers[key]?.references -= 1
+            if let informer = informers[key], informer.references <= 0 {
+                informers[key] = nil
+                informer.stop()
+            }
+        }
+
+        /// Recomputes what changed since the last pass; returns the updates to publish.
+        mutating func pass() async -> [GroupUpdate] {
+            var changed: [InformerKey: Set<String>] = [:]
+            for (key, informer) in informers {
+                let taken = informer.feed.take()
+                if !taken.keys.isEmpty { changed[key] = taken.keys }
+            }
+            let source = self.source
+            let synced = Set(informers.filter { $0.value.box.hasSynced }.keys)
+            var updates: [GroupUpdate] = []
+            var work = 0
+            for config in Array(plans.keys) {
+                guard var plan = plans[config] else { continue }
+                if !plan.active {
+                    guard plan.plan.keys.allSatisfy(synced.contains) else { continue }
+                    plan.activate(source)
+                    work += plan.groups.count
+                } else {
+                    work += plan.recompute(changed: changed, source: source)
                 }
-                if let lastPublish {
-                    let next = lastPublish + minPublishInterval
-                    if clock.now < next {
-                        do { try await clock.sleep(until: next) } catch { break }
-                    }
-                }
-                // Only configs that read a changed collection are recomputed.
-                let changed = dirty.take()
-                var state: [String: [TargetGroup]] = [:]
-                var fresh: [KubernetesSDConfig: [TargetGroup]] = [:]
-                for (job, jobPlans) in plans {
-                    var groups: [TargetGroup] = []
-                    for plan in jobPlans {
-                        if let done = fresh[plan.config] {
-                            groups += done
-                            continue
-                        }
-                        let keys = plan.keys
-                        guard keys.allSatisfy({ !unsynced.contains($0) }) else { continue }
-                        let result: [TargetGroup]
-                        if let previous = cached[plan.config], !keys.contains(where: changed.contains) {
-                            result = previous
-                        } else {
-                            result = plan.groups(source)
-                        }
-                        fresh[plan.config] = result
-                        groups += result
-                    }
-                    state[job] = groups
-                }
-                cached = fresh
-                lastPublish = clock.now
-                if state != last {
-                    last = state
-                    publish(state)
+                updates += plan.updates()
+                plans[config] = plan
+                // Long passes (a first list of 100k pods) let other tasks run in between.
+                if work > 2_000 {
+                    work = 0
+                    await Task.yield()
                 }
             }
-            group.cancelAll()
+            return updates
+        }
+
+        func stopAll() async {
+            for informer in informers.values { informer.stop() }
+            for informer in informers.values { await informer.task.value }
         }
     }
 
-    private func makeBox(_ key: InformerKey) -> any InformerBox {
+    /// A job (and config position) a plan's groups go to.
+    fileprivate struct Subscriber: Hashable {
+        var job: String
+        var provider: String
+    }
+
+    /// One distinct config: its groups by source, and which groups read which objects.
+    private struct PlanState {
+        let plan: KubernetesPlan
+        /// Each subscriber, and whether it still needs every group (its next update is complete).
+        var subscribers: [Subscriber: Bool] = [:]
+        var active = false
+        var groups: [String: TargetGroup] = [:]
+        /// Source → the primary collection and object it comes from.
+        var origins: [String: (InformerKey, String)] = [:]
+        var dependencies: [String: Set<KubernetesDependency>] = [:]
+        var dependents: [KubernetesDependency: Set<String>] = [:]
+        /// Sources changed since the last update (a removed group is absent from `groups`).
+        var dirty: Set<String> = []
+
+        init(plan: KubernetesPlan) {
+            self.plan = plan
+        }
+
+        mutating func activate(_ source: InformerSource) {
+            active = true
+            for key in plan.primaryKeys {
+                for object in source.keys(key) { compute(key, object, source) }
+            }
+            dirty = []
+        }
+
+        /// Recomputes the groups of changed primary objects and of the groups that read a
+        /// changed object; returns how many groups it computed.
+        mutating func recompute(changed: [InformerKey: Set<String>], source: InformerSource) -> Int {
+            var todo: [(InformerKey, String)] = []
+            let primary = Set(plan.primaryKeys)
+            for (key, objects) in changed {
+                if primary.contains(key) { todo += objects.map { (key, $0) } }
+                for object in objects {
+                    for dependent in dependents[KubernetesDependency(informer: key, object: object)] ?? [] {
+                        if let origin = origins[dependent] { todo.append(origin) }
+                    }
+                }
+            }
+            var done = Set<String>()
+            for (key, object) in todo where done.insert(plan.sourcePrefix + "/" + object).inserted {
+                compute(key, object, source)
+            }
+            return done.count
+        }
+
+        private mutating func compute(_ key: InformerKey, _ object: String, _ source: InformerSource) {
+            let name = plan.sourcePrefix + "/" + object
+            var found = Set<KubernetesDependency>()
+            let group = plan.group(primary: key, object: object, in: source, dependencies: &found)
+            let old = dependencies[name] ?? []
+            if old != found {
+                for d in old.subtracting(found) {
+                    dependents[d]?.remove(name)
+                    if dependents[d]?.isEmpty == true { dependents[d] = nil }
+                }
+                for d in found.subtracting(old) { dependents[d, default: []].insert(name) }
+                dependencies[name] = found.isEmpty ? nil : found
+            }
+            // A gone object may still be depended on (its group reappears with it).
+            origins[name] = (key, object)
+            if group != groups[name] {
+                groups[name] = group
+                dirty.insert(name)
+            }
+            if group == nil && found.isEmpty { origins[name] = nil }
+        }
+
+        /// What to send: every group to new subscribers, the changed ones to the others.
+        mutating func updates() -> [GroupUpdate] {
+            guard active else { return [] }
+            var out: [GroupUpdate] = []
+            var all: [TargetGroup]?
+            var changed: [TargetGroup]?
+            for (subscriber, needsAll) in subscribers {
+                if needsAll {
+                    subscribers[subscriber] = false
+                    if all == nil { all = groups.values.sorted { $0.source < $1.source } }
+                    out.append(GroupUpdate(job: subscriber.job, provider: subscriber.provider, groups: all!, complete: true))
+                } else if !dirty.isEmpty {
+                    if changed == nil { changed = dirty.sorted().map { groups[$0] ?? TargetGroup(source: $0) } }
+                    out.append(GroupUpdate(job: subscriber.job, provider: subscriber.provider, groups: changed!, complete: false))
+                }
+            }
+            dirty = []
+            return out
+        }
+    }
+
+    /// One running list+watch, its cache and the keys that changed in it.
+    private struct RunningInformer {
+        let box: any InformerBox
+        let feed: ChangedKeys
+        let task: Task<Void, Never>
+        var references = 0
+
+        init(key: InformerKey, discovery: KubernetesDiscovery) {
+            box = discovery.makeBox(key)
+            feed = box.changedKeys { [weak discovery] in discovery?.signal() }
+            let box = self.box
+            task = Task { await box.run() }
+        }
+
+        func stop() {
+            feed.cancel()
+            task.cancel()
+        }
+    }
+
+    fileprivate func makeBox(_ key: InformerKey) -> any InformerBox {
         switch key.resource {
         case .pods: TypedInformerBox<Pod>(key: key, client: client, logger: logger)
         case .services: TypedInformerBox<Service>(key: key, client: client, logger: logger)
@@ -141,19 +317,34 @@ public final class KubernetesDiscovery: Sendable {
     }
 }
 
+/// Some of one provider's target groups for one job. `complete`: these are all its groups
+/// (any other group the job had from this provider is gone); otherwise each group replaces
+/// the one with the same source, and a group with neither labels nor targets removes it.
+public struct GroupUpdate: Sendable {
+    public var job: String
+    public var provider: String
+    public var groups: [TargetGroup]
+    public var complete: Bool
+
+    public init(job: String, provider: String, groups: [TargetGroup], complete: Bool) {
+        self.job = job
+        self.provider = provider
+        self.groups = groups
+        self.complete = complete
+    }
+}
+
 /// An informer of some kind, behind one interface.
 protocol InformerBox: Sendable {
     var hasSynced: Bool { get }
     func run() async
-    /// Calls `changed` on every cache change until the informer stops.
-    func forward(_ changed: @escaping @Sendable () -> Void) async
-    func list<T: KubernetesObject>(_ type: T.Type) -> [T]
+    func changedKeys(onChange: @escaping @Sendable () -> Void) -> ChangedKeys
+    func keys() -> [String]
     func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) -> T?
 }
 
 final class TypedInformerBox<O: KubernetesObject>: InformerBox {
     let informer: Informer<O>
-    let events: AsyncStream<InformerEvent<O>>
 
     init(key: InformerKey, client: KubernetesClient, logger: Logger) {
         var options = Informer<O>.Options(namespace: key.namespace, labelSelector: key.labelSelector, fieldSelector: key.fieldSelector)
@@ -161,20 +352,16 @@ final class TypedInformerBox<O: KubernetesObject>: InformerBox {
         var logger = logger
         logger[metadataKey: "informer"] = "\(key)"
         informer = Informer<O>(client: client, options: options, logger: logger)
-        // Only "something changed" matters: the caches are read afresh on every recompute.
-        events = informer.events(bufferingPolicy: .bufferingNewest(1))
     }
 
     var hasSynced: Bool { informer.hasSynced }
     func run() async { await informer.run() }
 
-    func forward(_ changed: @escaping @Sendable () -> Void) async {
-        for await _ in events { changed() }
+    func changedKeys(onChange: @escaping @Sendable () -> Void) -> ChangedKeys {
+        informer.changedKeys(onChange: onChange)
     }
 
-    func list<T: KubernetesObject>(_ type: T.Type) -> [T] {
-        (informer.list() as Any) as? [T] ?? []
-    }
+    func keys() -> [String] { informer.keys() }
 
     func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) -> T? {
         informer.get(namespace: namespace, name: name) as? T
@@ -184,32 +371,11 @@ final class TypedInformerBox<O: KubernetesObject>: InformerBox {
 struct InformerSource: KubernetesObjectSource {
     let boxes: [InformerKey: any InformerBox]
 
-    func list<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type) -> [T] {
-        boxes[key]?.list(type) ?? []
+    func keys(_ key: InformerKey) -> [String] {
+        boxes[key]?.keys() ?? []
     }
 
     func get<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type, namespace: String?, name: String) -> T? {
         boxes[key]?.get(type, namespace: namespace, name: name)
-    }
-}
-
-/// The collections that changed since the last recompute.
-final class DirtyKeys: @unchecked Sendable {
-    // @unchecked: every access goes through `lock`.
-    private let lock = NSLock()
-    private var keys = Set<InformerKey>()
-
-    func insert(_ key: InformerKey) {
-        lock.lock()
-        keys.insert(key)
-        lock.unlock()
-    }
-
-    func take() -> Set<InformerKey> {
-        lock.lock()
-        defer { lock.unlock() }
-        let out = keys
-        keys = []
-        return out
     }
 }

@@ -80,69 +80,130 @@ struct KubernetesPlan: Sendable {
         return out.filter { seen.insert($0).inserted }
     }
 
-    /// The groups this config yields over `source`, scope by scope, objects ordered by key.
-    /// Groups with neither labels nor targets (Prometheus's "nothing here") are left out.
-    func groups(_ source: some KubernetesObjectSource) -> [TargetGroup] {
-        let attach = config.attachMetadata
-        var out: [TargetGroup] = []
-        func sorted<T: KubernetesObject>(_ items: [T]) -> [T] { items.sorted { $0.key < $1.key } }
-        if config.role == .node {
-            for node in sorted(source.list(nodes, Node.self)) {
-                if let group = KubernetesTargets.node(node) { out.append(group) }
-            }
-            return out
+    /// The collections whose objects each yield one group (one per scope).
+    var primaryKeys: [InformerKey] {
+        switch config.role {
+        case .node: [nodes]
+        case .pod: scopes.map(pods)
+        case .service: scopes.map(services)
+        case .endpoints: scopes.map(endpoints)
+        case .endpointslice: scopes.map(endpointSlices)
         }
-        for scope in scopes {
-            var lookup = KubernetesLookup()
-            if attach.node {
-                let key = nodes
-                lookup.node = { source.get(key, Node.self, namespace: nil, name: $0) }
-            }
-            if attach.namespace {
-                let key = namespaces
-                lookup.namespace = { source.get(key, Namespace.self, namespace: nil, name: $0) }
-            }
-            if config.role == .endpoints || config.role == .endpointslice {
-                let podKey = pods(scope)
-                let serviceKey = services(scope)
-                lookup.pod = { source.get(podKey, Pod.self, namespace: $0, name: $1) }
-                lookup.service = { source.get(serviceKey, Service.self, namespace: $0, name: $1) }
-            }
-            if attach.deployment {
-                let key = replicaSets(scope)
-                lookup.replicaSet = { source.get(key, ReplicaSet.self, namespace: $0, name: $1) }
-            }
-            if attach.job || attach.cronjob {
-                let key = jobs(scope)
-                lookup.job = { source.get(key, BatchJob.self, namespace: $0, name: $1) }
-            }
-            switch config.role {
-            case .pod:
-                for pod in sorted(source.list(pods(scope), Pod.self)) {
-                    out.append(KubernetesTargets.pod(pod, attach: attach, lookup: lookup))
-                }
-            case .service:
-                for service in sorted(source.list(services(scope), Service.self)) {
-                    out.append(KubernetesTargets.service(service, attach: attach, lookup: lookup))
-                }
-            case .endpoints:
-                for e in sorted(source.list(endpoints(scope), Endpoints.self)) {
-                    out.append(KubernetesTargets.endpoints(e, attach: attach, lookup: lookup))
-                }
-            case .endpointslice:
-                for s in sorted(source.list(endpointSlices(scope), EndpointSlice.self)) {
-                    out.append(KubernetesTargets.endpointSlice(s, attach: attach, lookup: lookup))
-                }
-            case .node: break
-            }
-        }
-        return out.filter { !$0.isEmpty }
     }
+
+    /// The group sources of this role: `<prefix>/<namespace>/<name>` (`node/<name>`), as Prometheus names them.
+    var sourcePrefix: String {
+        switch config.role {
+        case .node: "node"
+        case .pod: "pod"
+        case .service: "svc"
+        case .endpoints: "endpoints"
+        case .endpointslice: "endpointslice"
+        }
+    }
+
+    /// The group of one object of a primary collection (nil when the object is gone or yields
+    /// nothing), with every related object it looked up added to `dependencies`: a change of
+    /// any of them changes the group.
+    func group(
+        primary key: InformerKey, object: String, in source: some KubernetesObjectSource, dependencies: inout Set<KubernetesDependency>
+    ) -> TargetGroup? {
+        let (namespace, name) = KubernetesDependency.split(object)
+        let recorder = DependencyRecorder()
+        let lookup = self.lookup(scope: key.namespace, source: source, recorder: recorder)
+        let attach = config.attachMetadata
+        let group: TargetGroup?
+        switch config.role {
+        case .node:
+            group = source.get(key, Node.self, namespace: nil, name: name).flatMap { KubernetesTargets.node($0) }
+        case .pod:
+            group = source.get(key, Pod.self, namespace: namespace, name: name).map { KubernetesTargets.pod($0, attach: attach, lookup: lookup) }
+        case .service:
+            group = source.get(key, Service.self, namespace: namespace, name: name).map {
+                KubernetesTargets.service($0, attach: attach, lookup: lookup)
+            }
+        case .endpoints:
+            group = source.get(key, Endpoints.self, namespace: namespace, name: name).map {
+                KubernetesTargets.endpoints($0, attach: attach, lookup: lookup)
+            }
+        case .endpointslice:
+            group = source.get(key, EndpointSlice.self, namespace: namespace, name: name).map {
+                KubernetesTargets.endpointSlice($0, attach: attach, lookup: lookup)
+            }
+        }
+        dependencies.formUnion(recorder.dependencies)
+        guard let group, !group.isEmpty else { return nil }
+        return group
+    }
+
+    /// Lookups of related objects for the objects of one scope; each records what it read
+    /// (found or not: an object that appears later changes the group too).
+    private func lookup(scope: String?, source: some KubernetesObjectSource, recorder: DependencyRecorder) -> KubernetesLookup {
+        let attach = config.attachMetadata
+        var lookup = KubernetesLookup()
+        func recorded<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type, _ namespace: String?, _ name: String) -> T? {
+            recorder.dependencies.insert(KubernetesDependency(informer: key, object: namespace.map { "\($0)/\(name)" } ?? name))
+            return source.get(key, type, namespace: namespace, name: name)
+        }
+        if attach.node {
+            let key = nodes
+            lookup.node = { recorded(key, Node.self, nil, $0) }
+        }
+        if attach.namespace {
+            let key = namespaces
+            lookup.namespace = { recorded(key, Namespace.self, nil, $0) }
+        }
+        if config.role == .endpoints || config.role == .endpointslice {
+            let podKey = pods(scope)
+            let serviceKey = services(scope)
+            lookup.pod = { recorded(podKey, Pod.self, $0, $1) }
+            lookup.service = { recorded(serviceKey, Service.self, $0, $1) }
+        }
+        if attach.deployment {
+            let key = replicaSets(scope)
+            lookup.replicaSet = { recorded(key, ReplicaSet.self, $0, $1) }
+        }
+        if attach.job || attach.cronjob {
+            let key = jobs(scope)
+            lookup.job = { recorded(key, BatchJob.self, $0, $1) }
+        }
+        return lookup
+    }
+
+    /// Every group this config yields over `source`, scope by scope, objects ordered by key.
+    func groups(_ source: some KubernetesObjectSource) -> [TargetGroup] {
+        var out: [TargetGroup] = []
+        var ignored = Set<KubernetesDependency>()
+        for key in primaryKeys {
+            for object in source.keys(key).sorted() {
+                if let group = group(primary: key, object: object, in: source, dependencies: &ignored) { out.append(group) }
+            }
+        }
+        return out
+    }
+}
+
+/// A related object a group was built from: a change of it recomputes the group.
+struct KubernetesDependency: Hashable, Sendable {
+    var informer: InformerKey
+    /// `namespace/name`, or `name` for cluster-scoped objects.
+    var object: String
+
+    static func split(_ object: String) -> (namespace: String?, name: String) {
+        guard let slash = object.firstIndex(of: "/") else { return (nil, object) }
+        return (String(object[..<slash]), String(object[object.index(after: slash)...]))
+    }
+}
+
+/// Collects the lookups one group computation makes.
+final class DependencyRecorder {
+    var dependencies = Set<KubernetesDependency>()
 }
 
 /// Read access to watched collections.
 protocol KubernetesObjectSource {
-    func list<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type) -> [T]
+    /// The keys (`namespace/name` or `name`) of every object in a collection.
+    func keys(_ key: InformerKey) -> [String]
     func get<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type, namespace: String?, name: String) -> T?
 }
 
@@ -184,6 +245,21 @@ extension KubernetesObjects: KubernetesObjectSource {
             case .jobs: jobs
             }
         return items.compactMap { $0 as? T }
+    }
+
+    func keys(_ key: InformerKey) -> [String] {
+        let items: [any KubernetesObject] =
+            switch key.resource {
+            case .pods: list(key, Pod.self)
+            case .services: list(key, Service.self)
+            case .endpoints: list(key, Endpoints.self)
+            case .endpointslices: list(key, EndpointSlice.self)
+            case .nodes: list(key, Node.self)
+            case .namespaces: list(key, Namespace.self)
+            case .replicasets: list(key, ReplicaSet.self)
+            case .jobs: list(key, BatchJob.self)
+            }
+        return items.map(\.key)
     }
 
     func list<T: KubernetesObject>(_ key: InformerKey, _ type: T.Type) -> [T] {

@@ -39,47 +39,50 @@ public struct JobDefinition: Sendable {
     }
 }
 
-/// A source of target groups for some jobs, run while leading.
-struct Provider: Sendable {
-    var key: String
-    var run: @Sendable (_ client: KubernetesClient?, _ publish: @escaping @Sendable ([String: [TargetGroup]]) -> Void) async -> Void
+extension JobDefinition: Equatable {
+    /// Same name and scrape config: the served config determines discovery and relabeling.
+    public static func == (a: JobDefinition, b: JobDefinition) -> Bool {
+        a.name == b.name && a.scrapeConfig == b.scrapeConfig
+    }
+
+    /// The providers that report this job's groups (each reports completely once at start).
+    var providerNames: [String] {
+        var names = ["static"]
+        names += kubernetes.indices.map(KubernetesDiscovery.provider)
+        if !fileSD.isEmpty { names.append("file") }
+        names += httpSD.indices.map { "http/\($0)" }
+        return names
+    }
 }
 
-extension [JobDefinition] {
-    /// The providers these jobs need: static groups, one shared Kubernetes discovery, and file
-    /// and HTTP SD per job.
-    func providers(ownNamespace: String, logger: Logger) -> [Provider] {
-        var providers: [Provider] = []
-        let statics = Dictionary(map { ($0.name, $0.staticGroups) }, uniquingKeysWith: { a, _ in a })
-        providers.append(
-            Provider(key: "static") { _, publish in
-                publish(statics)
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            })
-        let kubernetes = Dictionary(filter { !$0.kubernetes.isEmpty }.map { ($0.name, $0.kubernetes) }, uniquingKeysWith: { a, _ in a })
-        if !kubernetes.isEmpty {
-            providers.append(
-                Provider(key: "kubernetes") { client, publish in
-                    guard let client else {
-                        logger.error("kubernetes_sd_configs need the Kubernetes API; jobs \(kubernetes.keys.sorted()) get no targets")
-                        publish(kubernetes.mapValues { _ in [] })
-                        return
-                    }
-                    await KubernetesDiscovery(client: client, ownNamespace: ownNamespace, logger: logger)
-                        .run(configs: kubernetes, publish: publish)
-                })
+/// The per-job providers (static groups, file and HTTP SD) of the running jobs: started when a
+/// job appears or changes, stopped when it goes. Kubernetes SD is shared across jobs and runs
+/// in `KubernetesDiscovery` instead.
+struct ProviderTasks {
+    private var tasks: [String: [Task<Void, Never>]] = [:]
+
+    mutating func start(_ job: JobDefinition, ownNamespace: String, logger: Logger, inbox: DiscoveryInbox) {
+        let name = job.name
+        inbox.post(.groups([GroupUpdate(job: name, provider: "static", groups: job.staticGroups, complete: true)]))
+        var started: [Task<Void, Never>] = []
+        if !job.fileSD.isEmpty {
+            let provider = FileSDProvider(configs: job.fileSD, logger: logger)
+            started.append(Task { await provider.run { inbox.post(.groups([GroupUpdate(job: name, provider: "file", groups: $0, complete: true)])) } })
         }
-        for job in self {
-            let name = job.name
-            if !job.fileSD.isEmpty {
-                let provider = FileSDProvider(configs: job.fileSD, logger: logger)
-                providers.append(Provider(key: "file/\(name)") { _, publish in await provider.run { publish([name: $0]) } })
-            }
-            for (i, config) in job.httpSD.enumerated() {
-                let provider = HTTPSDProvider(config: config, logger: logger)
-                providers.append(Provider(key: "http/\(name)/\(i)") { _, publish in await provider.run { publish([name: $0]) } })
-            }
+        for (i, config) in job.httpSD.enumerated() {
+            let provider = HTTPSDProvider(config: config, logger: logger)
+            started.append(
+                Task { await provider.run { inbox.post(.groups([GroupUpdate(job: name, provider: "http/\(i)", groups: $0, complete: true)])) } })
         }
-        return providers
+        tasks[name] = started
+    }
+
+    mutating func stop(_ job: String) {
+        for task in tasks.removeValue(forKey: job) ?? [] { task.cancel() }
+    }
+
+    func stopAll() async {
+        for task in tasks.values.joined() { task.cancel() }
+        for task in tasks.values.joined() { await task.value }
     }
 }

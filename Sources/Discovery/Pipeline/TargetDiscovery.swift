@@ -1,3 +1,4 @@
+public import Allocation
 public import JSON
 public import KubernetesClient
 public import Logging
@@ -10,9 +11,14 @@ public import Snapshot
 /// Everything the leader discovers: the jobs of the config file and of the prometheus-operator
 /// resources, each job's targets from its service discovery, filtered by its relabel rules.
 ///
-/// It publishes complete states only: nothing until every provider has reported once (or
-/// `initialWait` has passed, so one unreachable HTTP SD endpoint cannot stall allocation), then
-/// after each change, coalesced.
+/// Incremental, as Prometheus is: providers report target groups (a Kubernetes object's, a
+/// file's, an HTTP SD refresh's), only the groups that changed are relabeled again, and what
+/// is published is the difference in targets. A change of the job set (a ServiceMonitor
+/// appears) starts and stops the providers of the jobs that changed only.
+///
+/// The first publication waits until every provider has reported once (or `initialWait` has
+/// passed, so one unreachable HTTP SD endpoint cannot stall allocation) and holds every
+/// target; later ones hold what changed since the previous one.
 public struct TargetDiscovery: Sendable {
     public struct Settings: Sendable {
         public var global: JSONValue?
@@ -23,7 +29,8 @@ public struct TargetDiscovery: Sendable {
         public var relabelFilter = true
         /// Namespace of the allocator (`own_namespace` in Kubernetes SD, the operator's namespace).
         public var ownNamespace: String
-        public var coalesce: Duration = .milliseconds(200)
+        /// How long changes may gather before they are processed and published together.
+        public var coalesce: Duration = .milliseconds(100)
         public var initialWait: Duration = .seconds(30)
 
         public init(global: JSONValue?, scrapeConfigs: [JSONValue], prometheusCR: JSONValue?, ownNamespace: String) {
@@ -32,13 +39,6 @@ public struct TargetDiscovery: Sendable {
             self.prometheusCR = prometheusCR
             self.ownNamespace = ownNamespace
         }
-    }
-
-    public struct Result: Sendable, Hashable {
-        public var jobs: [Job]
-        public var targets: [Target]
-        /// Targets found before relabel filtering, per job (upstream's `opentelemetry_allocator_targets`).
-        public var discovered: [String: Int]
     }
 
     public let settings: Settings
@@ -58,139 +58,319 @@ public struct TargetDiscovery: Sendable {
     ///   (`target_allocator_invalid_resources_total{kind}`).
     public func run(
         client: KubernetesClient?, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-        publish: @escaping @Sendable (Result) -> Void
+        publish: @escaping @Sendable (DiscoveryDelta) -> Void
     ) async {
         let fileJobs = JobDefinition.parse(global: settings.global, scrapeConfigs: settings.scrapeConfigs, logger: logger)
         let operatorSettings = settings.prometheusCR.map { OperatorSettings.parse($0, collectorNamespace: settings.ownNamespace) }
         for problem in operatorSettings?.problems ?? [] { logger.error("prometheus_cr: \(problem)") }
-        guard let client, let operatorSettings = operatorSettings?.0, operatorSettings.enabled else {
-            await discover(fileJobs, client: client, logger: logger, metrics: metrics, publish: publish)
-            return
+        let inbox = DiscoveryInbox()
+        let kubernetes = client.map { client in
+            KubernetesDiscovery(client: client, ownNamespace: settings.ownNamespace, logger: logger) { inbox.post(.groups($0)) }
         }
-        // The job set changes with the resources: restart discovery for each new set.
-        let (jobSets, jobSetChanged) = AsyncStream<[JobDefinition]>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                let onSkipped: @Sendable (SkippedResource) -> Void = { skipped in
-                    Counter(label: "target_allocator_invalid_resources_total", dimensions: [("kind", skipped.kind)], factory: metrics)
-                        .increment()
+            if let kubernetes { group.addTask { await kubernetes.run() } }
+            if let client, let operatorSettings = operatorSettings?.0, operatorSettings.enabled {
+                // The job set follows the resources: only jobs that changed are restarted.
+                group.addTask {
+                    let onSkipped: @Sendable (SkippedResource) -> Void = { skipped in
+                        Counter(label: "target_allocator_invalid_resources_total", dimensions: [("kind", skipped.kind)], factory: metrics)
+                            .increment()
+                    }
+                    let events = Counter(
+                        label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourcePrometheusCR")], factory: metrics)
+                    await OperatorWatcher(settings: operatorSettings).run(
+                        client: client, logger: logger, onSkipped: onSkipped, onEvent: { events.increment() }
+                    ) { generated in
+                        let configs = generated.map(\.scrapeConfig)
+                        inbox.post(.jobs(fileJobs + JobDefinition.parse(global: settings.global, scrapeConfigs: configs, logger: logger)))
+                    }
                 }
-                let events = Counter(label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourcePrometheusCR")], factory: metrics)
-                await OperatorWatcher(settings: operatorSettings).run(
-                    client: client, logger: logger, onSkipped: onSkipped, onEvent: { events.increment() }
-                ) { generated in
-                    let global = settings.global
-                    let configs = generated.map(\.scrapeConfig)
-                    jobSetChanged.yield(fileJobs + JobDefinition.parse(global: global, scrapeConfigs: configs, logger: logger))
-                }
-                jobSetChanged.finish()
+            } else {
+                inbox.post(.jobs(fileJobs))
             }
-            var running: Task<Void, Never>?
-            for await jobs in jobSets {
-                running?.cancel()
-                await running?.value
-                running = Task { await discover(jobs, client: client, logger: logger, metrics: metrics, publish: publish) }
-            }
-            running?.cancel()
-            await running?.value
+            await process(inbox, kubernetes: kubernetes, client: client, logger: logger, metrics: metrics, publish: publish)
             group.cancelAll()
         }
     }
 
-    /// Runs every provider of a fixed job set and publishes the combined targets.
-    private func discover(
-        _ jobs: [JobDefinition], client: KubernetesClient?, logger: Logger, metrics: any MetricsFactory,
-        publish: @escaping @Sendable (Result) -> Void
+    /// The loop that owns the jobs' state: applies job sets and group updates as they come,
+    /// and publishes what changed.
+    private func process(
+        _ inbox: DiscoveryInbox, kubernetes: KubernetesDiscovery?, client: KubernetesClient?, logger: Logger, metrics: any MetricsFactory,
+        publish: @escaping @Sendable (DiscoveryDelta) -> Void
     ) async {
-        let processing = CoreMetrics.Timer(label: Self.processTargetsMetric, factory: metrics)
-        var builders: [String: JobTargetBuilder] = [:]
-        var servedJobs: [Job] = []
-        for job in jobs {
-            do {
-                builders[job.name] = try JobTargetBuilder(job: job.name, scrapeConfig: job.scrapeConfig, filter: settings.relabelFilter)
-                servedJobs.append(Job(name: job.name, scrapeConfig: job.scrapeConfig))
-            } catch {
-                logger.error("skipping job \(job.name): \(error)")
-            }
-        }
-        let providers = jobs.filter { builders[$0.name] != nil }.providers(ownNamespace: settings.ownNamespace, logger: logger)
-        let store = NIOLockedValueBox(GroupStore(expected: Set(providers.map(\.key))))
-        let (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let clock = ContinuousClock()
         let started = clock.now
-        await withDiscardingTaskGroup { group in
-            for provider in providers {
-                group.addTask {
-                    await provider.run(client) { groups in
-                        store.withLockedValue { $0.update(provider.key, groups: groups) }
-                        waker.yield()
+        var state = DiscoveryState(relabelFilter: settings.relabelFilter, logger: logger, metrics: metrics)
+        var providers = ProviderTasks()
+        var published = false
+        let timer = Task {
+            try? await clock.sleep(until: started + settings.initialWait)
+            inbox.post(.tick)
+        }
+        defer { timer.cancel() }
+        for await _ in inbox.wake {
+            if Task.isCancelled { break }
+            do { try await clock.sleep(for: settings.coalesce) } catch { break }
+            let processing = clock.now
+            for message in inbox.take() {
+                switch message {
+                case .jobs(let jobs):
+                    let (added, removed) = state.setJobs(jobs, changed: published)
+                    for name in removed {
+                        providers.stop(name)
+                        kubernetes?.unsubscribe(job: name)
                     }
+                    for job in added {
+                        providers.start(job, ownNamespace: settings.ownNamespace, logger: logger, inbox: inbox)
+                        if !job.kubernetes.isEmpty {
+                            if let kubernetes {
+                                kubernetes.subscribe(job: job.name, configs: job.kubernetes)
+                            } else {
+                                logger.error("kubernetes_sd_configs need the Kubernetes API; job \(job.name) gets no targets from them")
+                                for i in job.kubernetes.indices {
+                                    inbox.post(.groups([GroupUpdate(job: job.name, provider: KubernetesDiscovery.provider(i), groups: [], complete: true)]))
+                                }
+                            }
+                        }
+                    }
+                case .groups(let updates):
+                    await state.apply(updates)
+                case .tick:
+                    break
                 }
             }
-            // Nothing to wait for (no providers) or a provider never answering: publish anyway.
-            group.addTask {
-                try? await clock.sleep(until: started + settings.initialWait)
-                waker.yield()
+            let ready = state.ready || clock.now - started >= settings.initialWait
+            guard ready else { continue }
+            if let delta = state.takeDelta(full: !published) {
+                published = true
+                CoreMetrics.Timer(label: Self.processTargetsMetric, factory: metrics).record(duration: clock.now - processing)
+                publish(delta)
             }
-            waker.yield()
-            var cache: [String: (targets: [Target], discovered: Int)] = [:]
-            var last: Result?
-            for await _ in wake {
-                do { try await clock.sleep(for: settings.coalesce) } catch { break }
-                let (ready, dirty, groups) = store.withLockedValue { store in
-                    let snapshot = (store.ready || clock.now - started >= settings.initialWait, store.dirty, store.groups)
-                    if snapshot.0 { store.dirty = [] }
-                    return snapshot
-                }
-                guard ready else { continue }
-                let processingStarted = clock.now
-                for job in dirty.union(Set(servedJobs.map(\.name)).subtracting(cache.keys)) {
-                    guard let builder = builders[job] else { continue }
-                    let jobStarted = clock.now
-                    let all = (groups[job] ?? [:]).sorted { $0.key < $1.key }.flatMap(\.value)
-                    let built = builder.targets(all)
-                    cache[job] = (built.targets, all.reduce(0) { $0 + $1.targets.count })
-                    CoreMetrics.Timer(label: Self.processTargetGroupsMetric, dimensions: [("job_name", job)], factory: metrics)
-                        .record(duration: clock.now - jobStarted)
-                }
-                let result = Result(
-                    jobs: servedJobs, targets: servedJobs.flatMap { cache[$0.name]?.targets ?? [] },
-                    discovered: cache.mapValues(\.discovered))
-                processing.record(duration: clock.now - processingStarted)
-                if result != last {
-                    last = result
-                    publish(result)
-                }
-            }
-            group.cancelAll()
+        }
+        await providers.stopAll()
+    }
+}
+
+/// What changed in the discovered targets. The first delta of a run is `full`: it holds every
+/// job and target, and replaces whatever the receiver knew.
+public struct DiscoveryDelta: Sendable {
+    public var full: Bool
+    /// The served jobs (every one, in config order), when they changed.
+    public var jobs: [Job]?
+    /// Targets that appeared or whose served form changed, by identity.
+    public var upserted: [TargetID: DiscoveredTarget]
+    public var removed: Set<TargetID>
+    /// Targets discovered before the relabel filter, for the jobs whose count changed
+    /// (upstream's `opentelemetry_allocator_targets`); a removed job counts 0.
+    public var discovered: [String: Int]
+
+    public init(
+        full: Bool, jobs: [Job]?, upserted: [TargetID: DiscoveredTarget], removed: Set<TargetID>, discovered: [String: Int]
+    ) {
+        self.full = full
+        self.jobs = jobs
+        self.upserted = upserted
+        self.removed = removed
+        self.discovered = discovered
+    }
+
+    /// `later` applied after `self`: what a receiver that has not applied `self` yet needs.
+    public mutating func merge(_ later: DiscoveryDelta) {
+        if later.full {
+            self = later
+            return
+        }
+        if let jobs = later.jobs { self.jobs = jobs }
+        for (id, target) in later.upserted {
+            upserted[id] = target
+            removed.remove(id)
+        }
+        for id in later.removed {
+            upserted[id] = nil
+            if !full { removed.insert(id) }
+        }
+        discovered.merge(later.discovered) { _, new in new }
+    }
+}
+
+/// A discovered target as the leader allocates and serves it.
+public struct DiscoveredTarget: Sendable {
+    public var job: String
+    public var labels: Labels
+    /// Placement key (the job and the scrape URL).
+    public var key: UInt64
+
+    public init(job: String, labels: Labels, key: UInt64) {
+        self.job = job
+        self.labels = labels
+        self.key = key
+    }
+}
+
+/// Messages for the discovery loop, gathered until it takes them.
+final class DiscoveryInbox: Sendable {
+    enum Message: Sendable {
+        case jobs([JobDefinition])
+        case groups([GroupUpdate])
+        case tick
+    }
+
+    private let messages = NIOLockedValueBox<[Message]>([])
+    let wake: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    init() {
+        (wake, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func post(_ message: Message) {
+        messages.withLockedValue { $0.append(message) }
+        waker.yield()
+    }
+
+    func take() -> [Message] {
+        messages.withLockedValue { m in
+            defer { m = [] }
+            return m
         }
     }
 }
 
-/// What every provider reported, by job.
-struct GroupStore {
-    let expected: Set<String>
-    var reported: Set<String> = []
-    var groups: [String: [String: [TargetGroup]]] = [:]
-    var dirty: Set<String> = []
+/// Every job's targets and what changed since the last delta.
+struct DiscoveryState {
+    let relabelFilter: Bool
+    let logger: Logger
+    let metrics: any MetricsFactory
+    private var definitions: [JobDefinition] = []
+    private var hasJobs = false
+    private var jobs: [String: JobTargets] = [:]
+    private var served: [Job] = []
+    private var jobsChanged = false
+    private var changed: [String: Set<TargetID>] = [:]
+    private var removedIDs: Set<TargetID> = []
+    private var countsChanged: Set<String> = []
 
-    init(expected: Set<String>) {
-        self.expected = expected
+    init(relabelFilter: Bool, logger: Logger, metrics: any MetricsFactory) {
+        self.relabelFilter = relabelFilter
+        self.logger = logger
+        self.metrics = metrics
     }
 
-    var ready: Bool { reported.isSuperset(of: expected) }
+    /// The job set is known and every provider of every job has reported once.
+    var ready: Bool {
+        hasJobs && definitions.allSatisfy { definition in
+            guard let job = jobs[definition.name] else { return true }
+            return definition.providerNames.allSatisfy(job.reported.contains)
+        }
+    }
 
-    /// A provider's complete report: its groups for every job it serves.
-    mutating func update(_ key: String, groups byJob: [String: [TargetGroup]]) {
-        reported.insert(key)
-        for (job, var perProvider) in groups where perProvider[key] != nil && byJob[job] == nil {
-            perProvider[key] = nil
-            groups[job] = perProvider
-            dirty.insert(job)
+    /// Replaces the job set. Returns the jobs to start (new or changed) and the names to stop
+    /// (gone or changed); unchanged jobs keep their targets and providers.
+    mutating func setJobs(_ list: [JobDefinition], changed isChange: Bool) -> (start: [JobDefinition], stop: [String]) {
+        var next: [JobDefinition] = []
+        var seen = Set<String>()
+        for job in list where seen.insert(job.name).inserted { next.append(job) }
+        let previous = Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var start: [JobDefinition] = []
+        var stop: [String] = []
+        for job in next where previous[job.name] != job {
+            if previous[job.name] != nil { stop.append(job.name) }
+            start.append(job)
         }
-        for (job, list) in byJob where groups[job]?[key] != list {
-            groups[job, default: [:]][key] = list
-            dirty.insert(job)
+        for name in previous.keys where !seen.contains(name) { stop.append(name) }
+        for name in stop { drop(name) }
+        var kept: [JobDefinition] = []
+        for job in next {
+            if jobs[job.name] == nil {
+                do {
+                    jobs[job.name] = JobTargets(builder: try JobTargetBuilder(job: job.name, scrapeConfig: job.scrapeConfig, filter: relabelFilter))
+                } catch {
+                    logger.error("skipping job \(job.name): \(error)")
+                    start.removeAll { $0.name == job.name }
+                    continue
+                }
+            }
+            kept.append(job)
         }
+        definitions = kept
+        hasJobs = true
+        let servedJobs = kept.map { Job(name: $0.name, scrapeConfig: $0.scrapeConfig) }
+        if servedJobs != served {
+            served = servedJobs
+            jobsChanged = true
+        }
+        if isChange, !start.isEmpty || !stop.isEmpty {
+            logger.info("jobs changed", metadata: ["started": "\(start.map(\.name))", "stopped": "\(stop)"])
+        }
+        return (start, stop)
+    }
+
+    private mutating func drop(_ name: String) {
+        guard var job = jobs.removeValue(forKey: name) else { return }
+        var ids = Set<TargetID>()
+        job.removeAll(changed: &ids)
+        removedIDs.formUnion(ids)
+        changed[name] = nil
+        countsChanged.insert(name)
+    }
+
+    /// Applies group updates (of jobs that still exist), relabeling only the groups in them.
+    mutating func apply(_ updates: [GroupUpdate]) async {
+        let clock = ContinuousClock()
+        var work = 0
+        for update in updates {
+            guard var job = jobs[update.job] else { continue }
+            let started = clock.now
+            let before = job.discovered
+            jobs[update.job] = nil  // keep `job` uniquely referenced while it changes
+            job.apply(update, changed: &changed[update.job, default: []])
+            if job.discovered != before { countsChanged.insert(update.job) }
+            jobs[update.job] = job
+            CoreMetrics.Timer(label: TargetDiscovery.processTargetGroupsMetric, dimensions: [("job_name", update.job)], factory: metrics)
+                .record(duration: clock.now - started)
+            // A first list of 100k pods is a long pass: let other tasks run in between.
+            work += update.groups.count
+            if work > 1_000 {
+                work = 0
+                await Task.yield()
+            }
+        }
+    }
+
+    /// What changed since the last call (everything when `full`), or nil when nothing did.
+    mutating func takeDelta(full: Bool) -> DiscoveryDelta? {
+        defer {
+            changed = [:]
+            removedIDs = []
+            countsChanged = []
+            jobsChanged = false
+        }
+        if full {
+            var upserted: [TargetID: DiscoveredTarget] = [:]
+            for (name, job) in jobs {
+                job.forEach { id, target in upserted[id] = DiscoveredTarget(job: name, labels: target.labels, key: target.key) }
+            }
+            return DiscoveryDelta(full: true, jobs: served, upserted: upserted, removed: [], discovered: jobs.mapValues(\.discovered))
+        }
+        var upserted: [TargetID: DiscoveredTarget] = [:]
+        var removed = removedIDs
+        for (name, ids) in changed {
+            guard let job = jobs[name] else { continue }
+            for id in ids {
+                if let target = job.target(id) {
+                    upserted[id] = DiscoveredTarget(job: name, labels: target.labels, key: target.key)
+                    removed.remove(id)
+                } else {
+                    removed.insert(id)
+                }
+            }
+        }
+        // An identity can move between jobs only with the job name in it: it cannot.
+        for id in upserted.keys { removed.remove(id) }
+        var discovered: [String: Int] = [:]
+        for name in countsChanged { discovered[name] = jobs[name]?.discovered ?? 0 }
+        guard jobsChanged || !upserted.isEmpty || !removed.isEmpty || !discovered.isEmpty else { return nil }
+        return DiscoveryDelta(full: false, jobs: jobsChanged ? served : nil, upserted: upserted, removed: removed, discovered: discovered)
     }
 }
