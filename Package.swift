@@ -61,6 +61,10 @@ let package = Package(
             path: "Sources/ClusterBenchmark",
             swiftSettings: strict),
         .executableTarget(
+            name: "discovery-bench",
+            dependencies: ["Discovery", "Allocation", "KubernetesClient", "Snapshot", "SnapshotStore", "JSON"],
+            path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
+        .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
         .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),

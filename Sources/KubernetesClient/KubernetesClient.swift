@@ -54,7 +54,7 @@ public final class KubernetesClient: Sendable {
         _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions()
     ) async throws -> ObjectList<T> {
         let body = try await send(.GET, T.resource.collectionPath(namespace: namespace), query: options.query)
-        return try body.withUnsafeBytes { JSONReader.list(T.self, $0) } ?? decode(ObjectList<T>.self, body)
+        return try ObjectList<T>.decode(json: body)
     }
 
     /// Every item, following `continue` tokens; returns the list's resourceVersion.

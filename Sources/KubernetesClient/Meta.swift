@@ -59,6 +59,16 @@ public struct ObjectList<Item: Decodable & Sendable>: Decodable, Sendable {
         metadata = try c.decodeIfPresent(ListMeta.self, forKey: .metadata) ?? ListMeta()
         items = try c.decodeIfPresent([Item].self, forKey: .items) ?? []
     }
+
+    /// A list response body, read by the hand-written decoder when the kind has one.
+    public static func decode(json body: Data) throws -> ObjectList<Item> {
+        if let fast = body.withUnsafeBytes({ JSONReader.list(Item.self, $0) }) { return fast }
+        do {
+            return try JSONDecoder().decode(ObjectList<Item>.self, from: body)
+        } catch {
+            throw KubernetesError.decoding("\(ObjectList<Item>.self): \(error)")
+        }
+    }
 }
 
 /// `metav1.Time`: RFC 3339, seconds on output, fractions accepted on input.

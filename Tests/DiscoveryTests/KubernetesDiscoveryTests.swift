@@ -210,3 +210,90 @@ func config(_ text: String) -> KubernetesSDConfig {
         }
     }
 }
+
+/// Incremental discovery (issue 12): after the first list, a change sends the groups of the
+/// objects it touches and nothing else; the sources are Prometheus's (one group per object).
+@Suite struct IncrementalKubernetesDiscoveryTests {
+    @Test func aChangeSendsOnlyTheGroupsOfTheObjectsItTouches() async throws {
+        try await withEmulator { emulator, client in
+            let count = 200
+            var seeded: [JSONValue] = []
+            for i in 0..<count { seeded.append(podStatusJSON(podJSON("p-\(i)", labels: #"{"app":"web"}"#), ip: "10.2.0.\(i % 250)")) }
+            emulator.seed(.pods, seeded)
+            emulator.seed(
+                .services,
+                [json(#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"default"},"spec":{"type":"ClusterIP","ports":[{"name":"m","port":80}]}}"#)])
+            emulator.seed(
+                .endpointSlices,
+                [
+                    json(
+                        """
+                        {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-a","namespace":"default",
+                         "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
+                         "endpoints":[{"addresses":["10.2.0.1"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","namespace":"default","name":"p-1"}}],
+                         "ports":[{"name":"m","port":8080,"protocol":"TCP"}]}
+                        """)
+                ])
+            let configs = [
+                "pods": [config(#"{"role":"pod"}"#)],
+                "slices": [config(#"{"role":"endpointslice"}"#)],
+            ]
+            let (_, publications, task) = startDiscovery(client: client, configs: configs)
+            #expect(await eventually(timeout: 30) { publications.groups("pods").count == count && publications.updated("slices") })
+            let first = publications.received
+            #expect(first.filter { $0.job == "pods" }.allSatisfy { $0.complete })
+
+            // One pod changes: one group for `pods`; the slice reads that pod only if it is p-1.
+            let p7 = try #require(emulator.get(.pods, namespace: "default", name: "p-7"))
+            try emulator.update(.pods, podStatusJSON(p7, ip: "10.3.0.7"), subresource: "status")
+            #expect(await eventually(timeout: 30) { publications.group("pods", "pod/default/p-7")?.targets.first?["__address__"] == "10.3.0.7:8080" })
+            var later = Array(publications.received.dropFirst(first.count))
+            #expect(later.map(\.job) == ["pods"], "\(later.map(\.job))")
+            #expect(later.flatMap(\.groups).map(\.source) == ["pod/default/p-7"])
+            #expect(!later.contains { $0.complete })
+
+            // The pod behind the slice changes: its own group and the slice's, nothing else.
+            let seen = publications.received.count
+            let p1 = try #require(emulator.get(.pods, namespace: "default", name: "p-1"))
+            try emulator.update(.pods, podStatusJSON(p1, ip: "10.3.0.1"), subresource: "status")
+            var sources: [String: [String]] = [:]
+            #expect(
+                await eventually(timeout: 30) {
+                    sources = Dictionary(grouping: publications.received.dropFirst(seen), by: \.job).mapValues { $0.flatMap(\.groups).map(\.source) }
+                    return sources["pods"] != nil && sources["slices"] != nil
+                })
+            #expect(sources == ["pods": ["pod/default/p-1"], "slices": ["endpointslice/default/web-a"]], "\(sources)")
+
+            // A write that changes nothing the groups show (same status again) sends nothing.
+            let quiet = publications.received.count
+            let p2 = try #require(emulator.get(.pods, namespace: "default", name: "p-2"))
+            try emulator.update(.pods, podStatusJSON(p2, ip: "10.2.0.2"), subresource: "status")
+
+            // The Service changes: the slice's group (it carries the service's labels), not the pods'.
+            var service = try #require(emulator.get(.services, namespace: "default", name: "web"))
+            if case .object(var members) = service, let i = members.firstIndex(where: { $0.key == "metadata" }), case .object(var meta) = members[i].value {
+                meta.append(JSONMember("labels", json(#"{"tier":"front"}"#)))
+                members[i].value = .object(meta)
+                service = .object(members)
+            }
+            try emulator.update(.services, service)
+            #expect(
+                await eventually(timeout: 30) {
+                    publications.group("slices", "endpointslice/default/web-a")?.labels["__meta_kubernetes_service_label_tier"] == "front"
+                })
+            #expect(publications.received.count > quiet)
+            later = Array(publications.received.dropFirst(quiet))
+            #expect(later.map(\.job) == ["slices"])
+            #expect(later.flatMap(\.groups).map(\.source) == ["endpointslice/default/web-a"])
+
+            // A deleted pod: an empty group with its source, which removes it.
+            let beforeDelete = publications.received.count
+            try emulator.delete(.pods, namespace: "default", name: "p-9")
+            #expect(await eventually(timeout: 30) { publications.group("pods", "pod/default/p-9") == nil })
+            later = Array(publications.received.dropFirst(beforeDelete))
+            #expect(later.filter { $0.job == "pods" }.flatMap(\.groups).map { "\($0.source) \($0.isEmpty)" } == ["pod/default/p-9 true"])
+            task.cancel()
+            await task.value
+        }
+    }
+}

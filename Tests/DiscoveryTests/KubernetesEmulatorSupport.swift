@@ -43,10 +43,12 @@ final class Publications: @unchecked Sendable {
     private let lock = NSLock()
     private var state: [String: [String: [String: TargetGroup]]] = [:]
     private var updates = 0
+    private var history: [GroupUpdate] = []
 
     func record(_ batch: [GroupUpdate]) {
         lock.lock()
         defer { lock.unlock() }
+        history += batch
         for update in batch {
             updates += 1
             var groups = update.complete ? [:] : state[update.job]?[update.provider] ?? [:]
@@ -56,6 +58,9 @@ final class Publications: @unchecked Sendable {
     }
 
     var count: Int { lock.lock(); defer { lock.unlock() }; return updates }
+
+    /// Every update received, in order.
+    var received: [GroupUpdate] { lock.lock(); defer { lock.unlock() }; return history }
 
     /// Whether `job` got any update at all.
     func updated(_ job: String) -> Bool { lock.lock(); defer { lock.unlock() }; return state[job] != nil }

@@ -3,6 +3,9 @@ public import KubernetesClient
 /// One target group as Prometheus's Kubernetes discovery sends it: labels shared by the group
 /// and one label set per target (each with `__address__`). A target's labels are the group's
 /// merged with its own, its own winning.
+///
+/// Equality is byte-exact (UTF-8), as Prometheus compares labels: a value that changes to a
+/// canonically equivalent spelling is a change.
 public struct TargetGroup: Sendable, Hashable {
     public var source: String
     public var labels: [String: String]
@@ -22,6 +25,34 @@ public struct TargetGroup: Sendable, Hashable {
     /// A group with neither targets nor labels: what Prometheus sends for a source that is
     /// gone or has nothing to scrape.
     public var isEmpty: Bool { targets.isEmpty && labels.isEmpty }
+
+    public static func == (a: TargetGroup, b: TargetGroup) -> Bool {
+        a.source.utf8.elementsEqual(b.source.utf8) && exactlyEqual(a.labels, b.labels) && a.targets.count == b.targets.count
+            && zip(a.targets, b.targets).allSatisfy(exactlyEqual)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes: source)
+        hasher.combine(labels.count)
+        hasher.combine(targets.count)
+    }
+
+    private static func exactlyEqual(_ a: [String: String], _ b: [String: String]) -> Bool {
+        guard a.count == b.count else { return false }
+        for (key, value) in a {
+            guard let i = b.index(forKey: key) else { return false }
+            let (otherKey, otherValue) = b[i]
+            guard key.utf8.elementsEqual(otherKey.utf8), value.utf8.elementsEqual(otherValue.utf8) else { return false }
+        }
+        return true
+    }
+}
+
+extension Hasher {
+    fileprivate mutating func combine(bytes string: String) {
+        var s = string
+        s.withUTF8 { combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
 }
 
 /// Where the builders look up related objects. Each lookup answers from what discovery

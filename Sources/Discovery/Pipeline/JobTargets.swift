@@ -55,7 +55,7 @@ struct JobTargets {
 
     /// Applies one provider's update; `changed` receives the identities whose served target
     /// changed, appeared or disappeared.
-    mutating func apply(_ update: GroupUpdate, changed: inout Set<TargetID>) {
+    mutating func apply(_ update: GroupUpdate, names: inout NameInterner, changed: inout Set<TargetID>) {
         if update.complete {
             reported.insert(update.provider)
             let kept = Set(update.groups.map { Self.key(update.provider, $0.source) })
@@ -66,7 +66,7 @@ struct JobTargets {
             if group.isEmpty {
                 replace(key, with: nil, changed: &changed)
             } else {
-                let (targets, count) = builder.targets(of: group)
+                let (targets, count) = builder.targets(of: group, names: &names)
                 replace(key, with: GroupTargets(targets: targets, discovered: count), changed: &changed)
             }
             if group.isEmpty {

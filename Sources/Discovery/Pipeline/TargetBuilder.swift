@@ -93,12 +93,17 @@ public struct JobTargetBuilder: Sendable {
     /// The targets of one group that the filter keeps, in the group's order, and how many the
     /// group had before filtering.
     public func targets(of group: TargetGroup) -> (targets: [ProcessedTarget], discovered: Int) {
+        var names = NameInterner()
+        return targets(of: group, names: &names)
+    }
+
+    func targets(of group: TargetGroup, names: inout NameInterner) -> (targets: [ProcessedTarget], discovered: Int) {
         var result: [ProcessedTarget] = []
         result.reserveCapacity(group.targets.count)
         for own in group.targets {
             var merged = group.labels
             for (k, v) in own { merged[k] = v }
-            var labels = merged.map { Label(name: $0.key, value: $0.value) }
+            var labels = merged.map { Label(name: names.intern($0.key), value: $0.value) }
             labels.sort { UTF8Bytes.less($0.name, $1.name) }
             if let target = process(labels) { result.append(target) }
         }

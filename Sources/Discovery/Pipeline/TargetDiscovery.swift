@@ -250,6 +250,7 @@ struct DiscoveryState {
     private var changed: [String: Set<TargetID>] = [:]
     private var removedIDs: Set<TargetID> = []
     private var countsChanged: Set<String> = []
+    private var names = NameInterner()
 
     init(relabelFilter: Bool, logger: Logger, metrics: any MetricsFactory) {
         self.relabelFilter = relabelFilter
@@ -324,7 +325,7 @@ struct DiscoveryState {
             let started = clock.now
             let before = job.discovered
             jobs[update.job] = nil  // keep `job` uniquely referenced while it changes
-            job.apply(update, changed: &changed[update.job, default: []])
+            job.apply(update, names: &names, changed: &changed[update.job, default: []])
             if job.discovered != before { countsChanged.insert(update.job) }
             jobs[update.job] = job
             CoreMetrics.Timer(label: TargetDiscovery.processTargetGroupsMetric, dimensions: [("job_name", update.job)], factory: metrics)
