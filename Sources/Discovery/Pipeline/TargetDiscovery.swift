@@ -83,9 +83,10 @@ public struct TargetDiscovery: Sendable {
                         label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourcePrometheusCR")], factory: metrics)
                     await OperatorWatcher(settings: operatorSettings).run(
                         client: client, logger: logger, onSkipped: onSkipped, onEvent: { events.increment() }
-                    ) { generated in
+                    ) { generated, global in
+                        // As upstream loads them: with the generated `global`, not the file's.
                         let configs = generated.map(\.scrapeConfig)
-                        inbox.post(.jobs(fileJobs + JobDefinition.parse(global: settings.global, scrapeConfigs: configs, logger: logger)))
+                        inbox.post(.jobs(fileJobs + JobDefinition.parse(global: global, scrapeConfigs: configs, logger: logger)))
                     }
                 }
             } else {
