@@ -11,14 +11,21 @@ import Testing
 
 /// The whole discovery pipeline (`TargetDiscovery`): what the leader serves and counts.
 @Suite(.serialized) struct DiscoveryPipelineTests {
+    /// Runs discovery until the deltas it published, merged, satisfy `done`.
     static func run(
-        _ settings: TargetDiscovery.Settings, client: KubernetesClient?, metrics: TestMetrics, until done: @escaping @Sendable (TargetDiscovery.Result) -> Bool
-    ) async -> TargetDiscovery.Result? {
-        let latest = NIOLockedValueBox<TargetDiscovery.Result?>(nil)
+        _ settings: TargetDiscovery.Settings, client: KubernetesClient?, metrics: TestMetrics, until done: @escaping @Sendable (DiscoveryDelta) -> Bool
+    ) async -> DiscoveryDelta? {
+        let latest = NIOLockedValueBox<DiscoveryDelta?>(nil)
         var settings = settings
         settings.coalesce = .milliseconds(20)
         let discovery = TargetDiscovery(settings: settings)
-        let task = Task { await discovery.run(client: client, logger: quietLogger, metrics: metrics) { r in latest.withLockedValue { $0 = r } } }
+        let task = Task {
+            await discovery.run(client: client, logger: quietLogger, metrics: metrics) { delta in
+                latest.withLockedValue { merged in
+                    if merged == nil { merged = delta } else { merged!.merge(delta) }
+                }
+            }
+        }
         _ = await eventually(timeout: 60) { latest.withLockedValue { $0 }.map(done) ?? false }
         task.cancel()
         await task.value
@@ -34,9 +41,9 @@ import Testing
         let metrics = TestMetrics()
         let result = await Self.run(
             .init(global: nil, scrapeConfigs: configs, prometheusCR: nil, ownNamespace: "default"), client: nil, metrics: metrics
-        ) { $0.targets.count == 1 }
-        #expect(result?.targets.map { $0.labels["__address__"] } == ["a:9100"])
-        #expect(result?.jobs.map(\.name) == ["cloud"])
+        ) { $0.upserted.count == 1 }
+        #expect(result?.upserted.values.map { $0.labels["__address__"] } == ["a:9100"])
+        #expect(result?.jobs?.map(\.name) == ["cloud"])
         #expect(metrics.counterTotal(label: "target_allocator_unsupported_sd_configs_total", dimensions: [("job_name", "cloud"), ("mechanism", "ec2")]) == 1)
     }
 
@@ -53,7 +60,7 @@ import Testing
             let cr = try JSONValue.parse(#"{"enabled":true,"service_monitor_selector":{},"pod_monitor_selector":{}}"#)
             let metrics = TestMetrics()
             let result = await Self.run(.init(global: global, scrapeConfigs: file, prometheusCR: cr, ownNamespace: "observability"), client: client, metrics: metrics) {
-                $0.jobs.count == 2
+                $0.jobs?.count == 2
             }
             let jobs = Dictionary(uniqueKeysWithValues: (result?.jobs ?? []).map { ($0.name, $0.scrapeConfig) })
             let monitor = try #require(jobs["serviceMonitor/team/nh/0"], "\(jobs.keys)")

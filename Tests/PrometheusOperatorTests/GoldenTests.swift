@@ -116,6 +116,9 @@ import Testing
         Case(golden: "ScrapeConfigSpecConfig_HTTPSD_with_OAuth", kind: "ScrapeConfig", object: scrapeConfig(
             #"{"httpSDConfigs":[{"url":"http://localhost:9100/sd.json","oauth2":"# + oauth2 + "}]}"), secrets: oauth2Secrets,
              configMaps: oauth2ConfigMaps),
+        Case(golden: "ScrapeConfigSpecConfig_K8SSD_with_OAuth", kind: "ScrapeConfig", object: scrapeConfig(
+            #"{"kubernetesSDConfigs":[{"role":"Node","apiServer":"https://kubernetes.default.svc","oauth2":"# + oauth2 + "}]}"),
+             secrets: oauth2Secrets, configMaps: oauth2ConfigMaps),
     ]
 
     @Test(arguments: cases)

@@ -59,5 +59,8 @@ enum OperatorGoldens {
         "ScrapeConfigSpecConfig_HTTPSD_with_OAuth": #"""
         {"job_name":"scrapeConfig/default/testscrapeconfig1","http_sd_configs":[{"oauth2":{"client_id":"client-id","client_secret":"client-secret","token_url":"http://test.url","scopes":["scope 1","scope 2"],"endpoint_params":{"param1":"value1","param2":"value2"}},"url":"http://localhost:9100/sd.json"}],"relabel_configs":[{"source_labels":["job"],"target_label":"__tmp_prometheus_job_name"}]}
         """#,
+        "ScrapeConfigSpecConfig_K8SSD_with_OAuth": #"""
+        {"job_name":"scrapeConfig/default/testscrapeconfig1","kubernetes_sd_configs":[{"api_server":"https://kubernetes.default.svc","role":"node","oauth2":{"client_id":"client-id","client_secret":"client-secret","token_url":"http://test.url","scopes":["scope 1","scope 2"],"endpoint_params":{"param1":"value1","param2":"value2"}}}],"relabel_configs":[{"source_labels":["job"],"target_label":"__tmp_prometheus_job_name"}]}
+        """#,
     ]
 }
