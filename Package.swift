@@ -108,6 +108,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .target(
             name: "SnapshotStore",
@@ -146,7 +147,7 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator", "Allocation",
+                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator", "Allocation", "CAres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -207,8 +208,10 @@ let package = Package(
         .testTarget(
             name: "DiscoveryTests",
             dependencies: [
-                "Discovery", "KubernetesClient", "KubernetesEmulator", "JSON", "Snapshot", "TestSupport",
+                "Discovery", "KubernetesClient", "KubernetesEmulator", "JSON", "Snapshot", "TestSupport", "PrometheusOperator",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -114,6 +114,11 @@ extension ResourceDefinition {
         ResourceDefinition(
             group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice", kind: "EndpointSlice",
             namespaced: true),
+        // Read by the `ingress` role of Kubernetes service discovery. Stored as it comes: the
+        // spec is not validated (a real server requires each path's pathType and backend).
+        ResourceDefinition(
+            group: "networking.k8s.io", version: "v1", plural: "ingresses", singular: "ingress", kind: "Ingress", namespaced: true,
+            shortNames: ["ing"], hasStatus: true, tracksGeneration: true),
         ResourceDefinition(
             group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true,
             allowCreateOnUpdate: true, allowUnconditionalUpdate: false),
@@ -176,6 +181,7 @@ extension ResourceDefinition {
     public static let nodes = named("nodes")
     public static let namespaces = named("namespaces")
     public static let endpointSlices = named("endpointslices", group: "discovery.k8s.io")
+    public static let ingresses = named("ingresses", group: "networking.k8s.io")
     public static let leases = named("leases", group: "coordination.k8s.io")
     public static let serviceMonitors = named("servicemonitors", group: "monitoring.coreos.com")
     public static let podMonitors = named("podmonitors", group: "monitoring.coreos.com")

@@ -3,10 +3,16 @@ public import JSON
 /// One scrape job generated from a custom resource.
 public struct GeneratedJob: Sendable, Hashable {
     public var jobName: String
-    /// The Prometheus scrape config, keys in the order prometheus-operator writes them.
+    /// The Prometheus scrape config as prometheus-operator writes it (keys in its order, no
+    /// defaults: Prometheus fills those in from `GenerationResult.global` when it loads it).
     public var scrapeConfig: JSONValue
     /// `serviceMonitor/<ns>/<name>/<i>`, `podMonitor/...`, `probe/<ns>/<name>`, `scrapeConfig/<ns>/<name>`.
     public var source: String
+    /// The resource it came from: `serviceMonitor`, `podMonitor`, `probe` or `scrapeConfig`, its
+    /// namespace and name.
+    public var kind = ""
+    public var namespace = ""
+    public var name = ""
 }
 
 /// A selected resource that produced no job.
@@ -16,6 +22,13 @@ public struct SkippedResource: Sendable, Hashable, CustomStringConvertible {
     public var namespace: String
     public var name: String
     public var reason: String
+
+    public init(kind: String, namespace: String, name: String, reason: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.reason = reason
+    }
 
     /// `serviceMonitor default/foo`.
     public var resource: String { "\(kind) \(namespace)/\(name)" }
@@ -28,7 +41,8 @@ public struct GenerationResult: Sendable {
     public var jobs: [GeneratedJob]
     /// Resources that were selected but are invalid (or reference a missing secret).
     public var skipped: [SkippedResource]
-    /// The `global` section prometheus-operator writes for the synthetic Prometheus.
+    /// The `global` section prometheus-operator writes for the synthetic Prometheus: the
+    /// defaults (interval, timeout, scrape protocols) Prometheus gives the jobs when it loads them.
     public var global: JSONValue
 }
 
@@ -134,7 +148,11 @@ struct Generation {
                         return job
                     }
                 }
-                if settings.fillGlobalDefaults { produced = produced.map { fillDefaults($0) } }
+                for i in produced.indices {
+                    produced[i].kind = kind
+                    produced[i].namespace = r.namespace
+                    produced[i].name = r.name
+                }
                 jobs.append(contentsOf: produced)
             } catch {
                 skipped.append(SkippedResource(kind: kind, namespace: r.namespace, name: r.name, reason: error.text))
@@ -151,28 +169,6 @@ struct Generation {
             return "tls_config.\(key) reads the collector's file system (deny_fs_access_through_sms)"
         }
         return nil
-    }
-
-    /// What Prometheus fills in from the generated `global` section when it loads the config.
-    func fillDefaults(_ job: GeneratedJob) -> GeneratedJob {
-        guard case .object(var members) = job.scrapeConfig else { return job }
-        let has = { (key: String) in members.contains { $0.key == key } }
-        var interval = settings.scrapeInterval
-        if let given = members.first(where: { $0.key == "scrape_interval" })?.value.stringValue {
-            interval = given
-        } else {
-            members.append(JSONMember("scrape_interval", .string(interval)))
-        }
-        if !has("scrape_timeout") {
-            let intervalMs = PrometheusDuration.milliseconds(interval) ?? 10_000
-            members.append(JSONMember("scrape_timeout", .string(intervalMs < 10_000 ? interval : "10s")))
-        }
-        if !has("scrape_protocols"), !settings.scrapeProtocols.isEmpty {
-            members.append(JSONMember("scrape_protocols", .strings(settings.scrapeProtocols)))
-        }
-        var out = job
-        out.scrapeConfig = .object(members)
-        return out
     }
 
     // MARK: shared pieces
@@ -220,12 +216,18 @@ struct Generation {
         // Native histograms (Prometheus 3 spellings).
         if let v = try spec["scrapeNativeHistograms"].bool() { o.set("scrape_native_histograms", v) }
         if let v = try spec["nativeHistogramBucketLimit"].int() { o.set("native_histogram_bucket_limit", v) }
+        // A `resource.Quantity`, written as the float64 upstream computes from it.
         if let v = spec["nativeHistogramMinBucketFactor"].value {
-            switch v {
-            case .number: o.set("native_histogram_min_bucket_factor", v)
-            case .string(let s) where Double(s) != nil: o.set("native_histogram_min_bucket_factor", .number(s))
-            default: throw spec["nativeHistogramMinBucketFactor"].fail("expected a number")
+            let text: String? =
+                switch v {
+                case .number(let n): n
+                case .string(let s): s
+                default: nil
+                }
+            guard let text, let factor = Quantity.approximateDouble(text), factor.isFinite else {
+                throw spec["nativeHistogramMinBucketFactor"].fail("\(v.serialized) is not a quantity")
             }
+            o.set("native_histogram_min_bucket_factor", .number(goJSONNumber(factor)))
         }
         if let v = try spec["scrapeClassicHistograms"].bool() { o.set("always_scrape_classic_histograms", v) }
         if let v = try spec["convertClassicHistogramsToNHCB"].bool() { o.set("convert_classic_histograms_to_nhcb", v) }

@@ -4,7 +4,7 @@ extension Generation {
     /// SD mechanisms of the ScrapeConfig CRD this allocator cannot discover with; a resource that
     /// uses one is skipped rather than silently losing targets.
     static let unsupportedSDFields = [
-        "consulSDConfigs", "dnsSDConfigs", "ec2SDConfigs", "azureSDConfigs", "gceSDConfigs", "openstackSDConfigs",
+        "consulSDConfigs", "ec2SDConfigs", "azureSDConfigs", "gceSDConfigs", "openstackSDConfigs",
         "digitalOceanSDConfigs", "kumaSDConfigs", "eurekaSDConfigs", "dockerSDConfigs", "linodeSDConfigs",
         "hetznerSDConfigs", "nomadSDConfigs", "dockerSwarmSDConfigs", "puppetDBSDConfigs", "lightSailSDConfigs",
         "ovhcloudSDConfigs", "scalewaySDConfigs", "ionosSDConfigs",
@@ -133,6 +133,19 @@ extension Generation {
                 out.append(s.value)
             }
             o.set("kubernetes_sd_configs", .array(out))
+        }
+        if let items = try spec["dnsSDConfigs"].array(), !items.isEmpty {
+            var out: [JSONValue] = []
+            for item in items {
+                var s = ObjectBuilder()
+                s.set("names", strings: try item["names"].stringArray() ?? [])
+                if let v = try item["refreshInterval"].string() { s.set("refresh_interval", v) }
+                // NS needs Prometheus 2.49 and MX 2.38; the targeted version has both.
+                if let v = try item["type"].string() { s.set("type", v) }
+                if let v = try item["port"].int() { s.set("port", v) }
+                out.append(s.value)
+            }
+            o.set("dns_sd_configs", .array(out))
         }
 
         let user = try rules.convert(spec["relabelings"])

@@ -59,9 +59,6 @@ public struct OperatorSettings: Sendable, Hashable {
     public var shards: Int = 1
     /// `deny_fs_access_through_sms`: drop jobs that read files on the collector.
     public var denyFileSystemAccess: Bool = false
-    /// Fill `scrape_interval`, `scrape_timeout` and `scrape_protocols` into jobs that lack them,
-    /// as Prometheus does when it loads the generated configuration with its global section.
-    public var fillGlobalDefaults: Bool = true
 
     public init() {}
 

@@ -299,13 +299,6 @@ struct LeaderState {
         return loads
     }
 
-    /// Labels that name the node a target runs on, in Prometheus's Kubernetes SD.
-    static let nodeLabels = ["__meta_kubernetes_pod_node_name", "__meta_kubernetes_node_name", "__meta_kubernetes_endpoint_node_name"]
-
-    static func node(of labels: Labels) -> String? {
-        nodeLabels.lazy.compactMap { labels[$0] }.first
-    }
-
     mutating func apply(_ delta: DiscoveryDelta?, collectors next: [Collector]) -> Outcome {
         var outcome = Outcome()
         var added: [AllocationTarget] = []
@@ -318,7 +311,7 @@ struct LeaderState {
             for id in delta.removed where entries[id] != nil { removed.append(id) }
             for id in removed { entries[id] = nil }
             for (id, target) in delta.upserted {
-                let node = Self.node(of: target.labels)
+                let node = TargetNode.name(of: target.labels)
                 if let old = entries[id], old.target.key == target.key, old.node == node {
                     entries[id]!.target = target  // served labels only: stays where it is
                     continue

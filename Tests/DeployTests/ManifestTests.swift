@@ -259,7 +259,8 @@ struct ManifestTests {
         let account = RBACPolicy.ServiceAccount(namespace: install.namespace, name: install.serviceAccount)
         let reads: [(String, String)] = [
             ("", "pods"), ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "nodes"),
-            ("", "namespaces"), ("", "secrets"), ("monitoring.coreos.com", "servicemonitors"), ("monitoring.coreos.com", "podmonitors"),
+            ("", "namespaces"), ("", "secrets"), ("", "configmaps"), ("networking.k8s.io", "ingresses"),
+            ("monitoring.coreos.com", "servicemonitors"), ("monitoring.coreos.com", "podmonitors"),
             ("monitoring.coreos.com", "probes"), ("monitoring.coreos.com", "scrapeconfigs"),
         ]
         for (group, resource) in reads {

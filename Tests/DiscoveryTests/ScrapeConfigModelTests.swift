@@ -188,10 +188,10 @@ import Testing
              {"job_name": "bad-http", "http_sd_configs": [{"url": "ftp://x/"}]},
              {"job_name": "bad-k8s", "kubernetes_sd_configs": [{"role": "planet"}]},
              {"job_name": "bad-relabel", "relabel_configs": [{"action": "explode"}]},
-             {"job_name": "dns", "dns_sd_configs": [{"names": ["x"]}]},
+             {"job_name": "ec2", "ec2_sd_configs": [{"region": "x"}]},
              "not a mapping"]
             """)
-        #expect(jobs.map(\.name) == ["ok", "dns"])
+        #expect(jobs.map(\.name) == ["ok", "ec2"])
         let expectedPrefixes = [
             "scrape_configs[1].job_name: required",
             "scrape_configs[2].scrape_timeout: scrape timeout 20s greater than scrape interval 10s",
@@ -201,13 +201,13 @@ import Testing
             "scrape_configs[6].http_sd_configs[0].url: URL scheme must be 'http' or 'https'",
             "scrape_configs[7].kubernetes_sd_configs[0].role: unknown Kubernetes SD role",
             "scrape_configs[8].relabel_configs[0].action: unknown relabel action",
-            "scrape_configs[9].dns_sd_configs: service discovery kind \"dns\" is not supported",
+            "scrape_configs[9].ec2_sd_configs: job \"ec2\": service discovery mechanism \"ec2\" is not supported",
             "scrape_configs[10]: must be a mapping",
         ]
         #expect(problems.count == expectedPrefixes.count, "\(problems)")
         for (problem, prefix) in zip(problems, expectedPrefixes) { #expect(problem.hasPrefix(prefix), "\(problem)") }
         // The unsupported kind is still served as given.
-        #expect(jobs[1].scrapeConfig["dns_sd_configs"] == j(#"[{"names": ["x"]}]"#))
+        #expect(jobs[1].scrapeConfig["ec2_sd_configs"] == j(#"[{"region": "x"}]"#))
     }
 
     @Test func globalProblems() {

@@ -35,8 +35,10 @@ import Testing
              reason: "targets: at least one of .spec.targets.staticConfig and .spec.targets.ingress is required"),
         Case(kind: "Probe", spec: #"{"prober":{"url":"http://bb:9115/"},"targets":{"staticConfig":{"static":["x"]}}}"#,
              reason: "\"http://bb:9115/\" url specified in proberSpec is invalid, it should be of the format `hostname` or `hostname:port`"),
-        Case(kind: "ScrapeConfig", spec: #"{"dnsSDConfigs":[{"names":["x"]}]}"#,
-             reason: "dnsSDConfigs: not supported by this target allocator"),
+        Case(kind: "ScrapeConfig", spec: #"{"consulSDConfigs":[{"server":"consul:8500"}]}"#,
+             reason: "consulSDConfigs: not supported by this target allocator"),
+        Case(kind: "ServiceMonitor", spec: #"{"selector":{},"endpoints":[{"port":"a"}],"nativeHistogramMinBucketFactor":"1.5x"}"#,
+             reason: #"nativeHistogramMinBucketFactor: "1.5x" is not a quantity"#),
         Case(kind: "ScrapeConfig", spec: #"{"kubernetesSDConfigs":[{"role":"Galaxy"}]}"#,
              reason: #"kubernetesSDConfigs[0].role: unknown Kubernetes role "galaxy""#),
     ]
@@ -241,19 +243,14 @@ import Testing
         #expect(denied.skipped.first?.reason.contains("deny_fs_access_through_sms") == true)
     }
 
-    @Test func fillsGlobalDefaultsLikePrometheus() {
+    @Test func globalSectionCarriesTheDefaults() {
         var s = goldenSettings()
-        s.fillGlobalDefaults = true
         s.scrapeInterval = "5s"
-        let sms = [
-            resource("ServiceMonitor", name: "a", spec: #"{"selector":{},"endpoints":[{"port":"a"},{"port":"b","interval":"1m"}]}"#),
-        ]
-        let r = OperatorConfigGenerator.generate(serviceMonitors: sms, settings: s)
-        #expect(r.jobs[0].scrapeConfig["scrape_interval"] == .string("5s"))
-        #expect(r.jobs[0].scrapeConfig["scrape_timeout"] == .string("5s"))
-        #expect(r.jobs[1].scrapeConfig["scrape_interval"] == .string("1m"))
-        #expect(r.jobs[1].scrapeConfig["scrape_timeout"] == .string("10s"))
-        #expect(r.jobs[1].scrapeConfig["scrape_protocols"] == .strings(s.scrapeProtocols))
+        let r = OperatorConfigGenerator.generate(serviceMonitors: [resource("ServiceMonitor", name: "a", spec: #"{"selector":{},"endpoints":[{"port":"a"}]}"#)], settings: s)
+        // The job is as prometheus-operator writes it; Prometheus's defaults come from `global`.
+        #expect(r.jobs[0].scrapeConfig["scrape_interval"] == nil)
+        #expect(r.jobs[0].scrapeConfig["scrape_protocols"] == nil)
+        #expect(r.jobs[0].kind == "serviceMonitor" && r.jobs[0].namespace == "default" && r.jobs[0].name == "a")
         expectSame(r.global, json(#"{"scrape_interval":"5s","scrape_protocols":["OpenMetricsText1.0.0","OpenMetricsText0.0.1","PrometheusText1.0.0","PrometheusText0.0.4"],"evaluation_interval":"0s"}"#))
     }
 }

@@ -11,8 +11,8 @@ func json(_ text: String) -> JSONValue {
     }
 }
 
-/// Settings matching prometheus-operator's unit tests: everything selected, no filling of
-/// global defaults, so outputs compare with the golden files as written.
+/// Settings matching prometheus-operator's unit tests: everything selected, so outputs compare
+/// with the golden files as written.
 func goldenSettings(role: OperatorSettings.EndpointRole = .endpoints) -> OperatorSettings {
     var s = OperatorSettings()
     s.serviceMonitorSelector = .everything
@@ -20,13 +20,13 @@ func goldenSettings(role: OperatorSettings.EndpointRole = .endpoints) -> Operato
     s.probeSelector = .everything
     s.scrapeConfigSelector = .everything
     s.serviceDiscoveryRole = role
-    s.fillGlobalDefaults = false
     s.collectorNamespace = "default"
     return s
 }
 
-func secretStore(_ values: [String: String]) -> SecretLookup {
-    { ref in values["\(ref.namespace)/\(ref.name)/\(ref.key)"] }
+/// Secret and ConfigMap keys by `namespace/name/key`, each kind looked up only among its own.
+func secretStore(_ values: [String: String], configMaps: [String: String] = [:]) -> SecretLookup {
+    { ref in (ref.kind == .secret ? values : configMaps)["\(ref.namespace)/\(ref.name)/\(ref.key)"] }
 }
 
 /// A resource object with metadata and spec.

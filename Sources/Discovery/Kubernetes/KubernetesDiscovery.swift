@@ -313,6 +313,7 @@ public final class KubernetesDiscovery: Sendable {
         case .namespaces: TypedInformerBox<Namespace>(key: key, client: client, logger: logger)
         case .replicasets: TypedInformerBox<ReplicaSet>(key: key, client: client, logger: logger)
         case .jobs: TypedInformerBox<BatchJob>(key: key, client: client, logger: logger)
+        case .ingresses: TypedInformerBox<Ingress>(key: key, client: client, logger: logger)
         }
     }
 }

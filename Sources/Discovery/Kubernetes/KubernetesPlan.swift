@@ -4,7 +4,7 @@ import Foundation
 /// The collections discovery lists and watches; configs that need the same one share it.
 public struct InformerKey: Sendable, Hashable, CustomStringConvertible {
     public enum Resource: String, Sendable, Hashable {
-        case pods, services, endpoints, endpointslices, nodes, namespaces, replicasets, jobs
+        case pods, services, endpoints, endpointslices, nodes, namespaces, replicasets, jobs, ingresses
 
         var namespaced: Bool { self != .nodes && self != .namespaces }
     }
@@ -55,12 +55,13 @@ struct KubernetesPlan: Sendable {
     var namespaces: InformerKey { key(.namespaces, nil, nil) }
     func replicaSets(_ scope: String?) -> InformerKey { key(.replicasets, nil, scope) }
     func jobs(_ scope: String?) -> InformerKey { key(.jobs, nil, scope) }
+    func ingresses(_ scope: String?) -> InformerKey { key(.ingresses, .ingress, scope) }
 
     /// Every collection this config needs.
     var keys: [InformerKey] {
         let attach = config.attachMetadata
         var out: [InformerKey] = []
-        if config.role == .node || attach.node && config.role != .service { out.append(nodes) }
+        if config.role == .node || attach.node && config.role != .service && config.role != .ingress { out.append(nodes) }
         if attach.namespace && config.role != .node { out.append(namespaces) }
         if config.role == .node { return out }
         for scope in scopes {
@@ -69,9 +70,10 @@ struct KubernetesPlan: Sendable {
             case .service: out.append(services(scope))
             case .endpoints: out += [endpoints(scope), services(scope), pods(scope)]
             case .endpointslice: out += [endpointSlices(scope), services(scope), pods(scope)]
+            case .ingress: out.append(ingresses(scope))
             case .node: break
             }
-            if config.role != .service {
+            if config.role != .service && config.role != .ingress {
                 if attach.deployment { out.append(replicaSets(scope)) }
                 if attach.job || attach.cronjob { out.append(jobs(scope)) }
             }
@@ -88,6 +90,7 @@ struct KubernetesPlan: Sendable {
         case .service: scopes.map(services)
         case .endpoints: scopes.map(endpoints)
         case .endpointslice: scopes.map(endpointSlices)
+        case .ingress: scopes.map(ingresses)
         }
     }
 
@@ -99,6 +102,7 @@ struct KubernetesPlan: Sendable {
         case .service: "svc"
         case .endpoints: "endpoints"
         case .endpointslice: "endpointslice"
+        case .ingress: "ingress"
         }
     }
 
@@ -129,6 +133,10 @@ struct KubernetesPlan: Sendable {
         case .endpointslice:
             group = source.get(key, EndpointSlice.self, namespace: namespace, name: name).map {
                 KubernetesTargets.endpointSlice($0, attach: attach, lookup: lookup)
+            }
+        case .ingress:
+            group = source.get(key, Ingress.self, namespace: namespace, name: name).map {
+                KubernetesTargets.ingress($0, attach: attach, lookup: lookup)
             }
         }
         dependencies.formUnion(recorder.dependencies)
@@ -217,6 +225,7 @@ public struct KubernetesObjects: Sendable {
     public var namespaces: [Namespace] = []
     public var replicaSets: [ReplicaSet] = []
     public var jobs: [BatchJob] = []
+    public var ingresses: [Ingress] = []
 
     public init() {}
 }
@@ -243,6 +252,7 @@ extension KubernetesObjects: KubernetesObjectSource {
             case .namespaces: namespaces
             case .replicasets: replicaSets
             case .jobs: jobs
+            case .ingresses: ingresses
             }
         return items.compactMap { $0 as? T }
     }
@@ -258,6 +268,7 @@ extension KubernetesObjects: KubernetesObjectSource {
             case .namespaces: list(key, Namespace.self)
             case .replicasets: list(key, ReplicaSet.self)
             case .jobs: list(key, BatchJob.self)
+            case .ingresses: list(key, Ingress.self)
             }
         return items.map(\.key)
     }

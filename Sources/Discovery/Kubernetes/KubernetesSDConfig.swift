@@ -2,7 +2,7 @@ public import JSON
 
 /// What a `kubernetes_sd_configs` entry discovers.
 public enum KubernetesRole: String, Sendable, Hashable, CaseIterable {
-    case pod, service, endpoints, endpointslice, node
+    case pod, service, endpoints, endpointslice, node, ingress
 
     /// The roles whose `selectors` a config of this role accepts (as Prometheus validates them).
     var allowedSelectorRoles: [KubernetesRole] {
@@ -12,6 +12,7 @@ public enum KubernetesRole: String, Sendable, Hashable, CaseIterable {
         case .endpoints: [.pod, .service, .endpoints]
         case .endpointslice: [.pod, .service, .endpointslice]
         case .node: [.node]
+        case .ingress: [.ingress]
         }
     }
 }
@@ -118,7 +119,7 @@ public struct KubernetesSDConfig: Sendable, Hashable {
         var role = KubernetesRole.pod
         switch string(json["role"], "\(path).role") {
         case nil, ""?:
-            problems.append("\(path).role: role missing (one of: pod, service, endpoints, endpointslice, node)")
+            problems.append("\(path).role: role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")
         case let name?:
             if let r = KubernetesRole(rawValue: name) {
                 role = r
@@ -155,7 +156,7 @@ public struct KubernetesSDConfig: Sendable, Hashable {
                     continue
                 }
                 guard let roleName = string(item["role"], "\(at).role"), let selectorRole = KubernetesRole(rawValue: roleName) else {
-                    problems.append("\(at).role: must be one of pod, service, endpoints, endpointslice, node")
+                    problems.append("\(at).role: must be one of pod, service, endpoints, endpointslice, node, ingress")
                     continue
                 }
                 if selectors.contains(where: { $0.role == selectorRole }) {

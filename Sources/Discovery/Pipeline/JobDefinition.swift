@@ -11,6 +11,9 @@ public struct JobDefinition: Sendable {
     var kubernetes: [KubernetesSDConfig]
     var fileSD: [FileSDConfig]
     var httpSD: [HTTPSDConfig]
+    var dnsSD: [DNSSDConfig] = []
+    /// Mechanisms of its `*_sd_configs` that are not discovered (see `ScrapeConfigModel`).
+    public var unsupportedSD: [String] = []
 
     /// Normalizes scrape configs (Prometheus defaults, validation); a job with problems is
     /// skipped with a log line naming each problem, the others are kept.
@@ -33,7 +36,7 @@ public struct JobDefinition: Sendable {
             jobs.append(
                 JobDefinition(
                     name: job.name, scrapeConfig: job.scrapeConfig, staticGroups: job.staticGroups, kubernetes: kubernetes,
-                    fileSD: job.fileSD, httpSD: job.httpSD))
+                    fileSD: job.fileSD, httpSD: job.httpSD, dnsSD: job.dnsSD, unsupportedSD: job.unsupportedSD))
         }
         return jobs
     }
@@ -51,11 +54,12 @@ extension JobDefinition: Equatable {
         names += kubernetes.indices.map(KubernetesDiscovery.provider)
         if !fileSD.isEmpty { names.append("file") }
         names += httpSD.indices.map { "http/\($0)" }
+        names += dnsSD.indices.map { "dns/\($0)" }
         return names
     }
 }
 
-/// The per-job providers (static groups, file and HTTP SD) of the running jobs: started when a
+/// The per-job providers (static groups, file, HTTP and DNS SD) of the running jobs: started when a
 /// job appears or changes, stopped when it goes. Kubernetes SD is shared across jobs and runs
 /// in `KubernetesDiscovery` instead.
 struct ProviderTasks {
@@ -73,6 +77,11 @@ struct ProviderTasks {
             let provider = HTTPSDProvider(config: config, logger: logger)
             started.append(
                 Task { await provider.run { inbox.post(.groups([GroupUpdate(job: name, provider: "http/\(i)", groups: $0, complete: true)])) } })
+        }
+        for (i, config) in job.dnsSD.enumerated() {
+            let provider = DNSSDProvider(config: config, logger: logger)
+            started.append(
+                Task { await provider.run { inbox.post(.groups([GroupUpdate(job: name, provider: "dns/\(i)", groups: $0, complete: true)])) } })
         }
         tasks[name] = started
     }

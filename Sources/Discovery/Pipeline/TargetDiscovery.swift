@@ -48,6 +48,9 @@ public struct TargetDiscovery: Sendable {
     public static let processTargetsMetric = "opentelemetry_allocator_process_targets_duration_seconds"
     public static let processTargetGroupsMetric = "opentelemetry_allocator_process_target_groups_duration_seconds"
     public static let processingBuckets: [Duration] = [1, 5, 10, 30, 60, 120].map { .seconds($0) }
+    /// A job's `<mechanism>_sd_configs` this allocator cannot discover with, counted each time
+    /// the job starts.
+    public static let unsupportedSDMetric = "target_allocator_unsupported_sd_configs_total"
 
     public init(settings: Settings) {
         self.settings = settings
@@ -80,9 +83,10 @@ public struct TargetDiscovery: Sendable {
                         label: "opentelemetry_allocator_events_total", dimensions: [("source", "EventSourcePrometheusCR")], factory: metrics)
                     await OperatorWatcher(settings: operatorSettings).run(
                         client: client, logger: logger, onSkipped: onSkipped, onEvent: { events.increment() }
-                    ) { generated in
+                    ) { generated, global in
+                        // As upstream loads them: with the generated `global`, not the file's.
                         let configs = generated.map(\.scrapeConfig)
-                        inbox.post(.jobs(fileJobs + JobDefinition.parse(global: settings.global, scrapeConfigs: configs, logger: logger)))
+                        inbox.post(.jobs(fileJobs + JobDefinition.parse(global: global, scrapeConfigs: configs, logger: logger)))
                     }
                 }
             } else {
@@ -122,6 +126,10 @@ public struct TargetDiscovery: Sendable {
                         kubernetes?.unsubscribe(job: name)
                     }
                     for job in added {
+                        for mechanism in job.unsupportedSD {
+                            Counter(label: Self.unsupportedSDMetric, dimensions: [("job_name", job.name), ("mechanism", mechanism)], factory: metrics)
+                                .increment()
+                        }
                         providers.start(job, ownNamespace: settings.ownNamespace, logger: logger, inbox: inbox)
                         if !job.kubernetes.isEmpty {
                             if let kubernetes {

@@ -15,10 +15,13 @@ public struct NormalizedJob: Sendable, Hashable {
     public var staticGroups: [TargetGroup]
     public var fileSD: [FileSDConfig]
     public var httpSD: [HTTPSDConfig]
+    public var dnsSD: [DNSSDConfig] = []
     /// Each `kubernetes_sd_configs` entry as given, for `KubernetesSDConfig(json:problems:path:)`.
     public var kubernetesSD: [JSONValue]
     /// `relabel_configs` as given (the Relabel module applies its own defaults).
     public var relabelConfigs: [JSONValue]
+    /// `<name>_sd_configs` keys of mechanisms this allocator does not discover with (`ec2`, …).
+    public var unsupportedSD: [String] = []
 
     public init(
         name: String, scrapeConfig: JSONValue, scrapeInterval: Duration, scrapeTimeout: Duration, staticGroups: [TargetGroup] = [],
@@ -43,7 +46,7 @@ public enum ScrapeConfigModel {
     public static let protoFirstScrapeProtocols = ["PrometheusProto"] + defaultScrapeProtocols
     static let knownProtocols = Set(protoFirstScrapeProtocols)
     /// Service discovery kinds whose targets we produce.
-    public static let supportedSDKinds: Set<String> = ["static_configs", "file_sd_configs", "http_sd_configs", "kubernetes_sd_configs"]
+    public static let supportedSDKinds: Set<String> = ["static_configs", "file_sd_configs", "http_sd_configs", "kubernetes_sd_configs", "dns_sd_configs"]
     static let relabelActions: Set<String> = [
         "replace", "keep", "drop", "hashmod", "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase", "keepequal", "dropequal",
     ]
@@ -205,6 +208,15 @@ public enum ScrapeConfigModel {
                     served.append(parsed.served)
                 }
                 if !served.isEmpty { out[key] = .array(served) }
+            case "dns_sd_configs":
+                guard let entries = list(value, at, &problems) else { continue }
+                var served: [JSONValue] = []
+                for (n, entry) in entries.enumerated() {
+                    guard let parsed = dnsSD(entry, path: "\(at)[\(n)]", problems: &problems) else { continue }
+                    job.dnsSD.append(parsed.config)
+                    served.append(parsed.served)
+                }
+                if !served.isEmpty { out[key] = .array(served) }
             case "kubernetes_sd_configs":
                 guard let entries = list(value, at, &problems) else { continue }
                 var served: [JSONValue] = []
@@ -236,7 +248,9 @@ public enum ScrapeConfigModel {
                 if let s = value.stringValue, !s.isEmpty { out[key] = value }
             default:
                 if key.hasSuffix("_sd_configs"), !supportedSDKinds.contains(key) {
-                    warnings.append("\(at): service discovery kind \"\(key.dropLast("_sd_configs".count))\" is not supported; its targets are not discovered")
+                    job.unsupportedSD.append(String(key.dropLast("_sd_configs".count)))
+                    warnings.append(
+                        "\(at): job \"\(name)\": service discovery mechanism \"\(key.dropLast("_sd_configs".count))\" is not supported by this target allocator; its targets are not discovered")
                 }
                 out[key] = value
             }
