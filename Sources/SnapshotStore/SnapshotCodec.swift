@@ -60,9 +60,24 @@ public enum SnapshotCodec {
         }
 
         var targets = WireWriter(capacity: 64 * snapshot.targets.count)
+        writeTargets(snapshot.targets, field: 8, strings: &strings, collectorByName: collectorByName, into: &targets)
+
+        var head = WireWriter()
+        head.field(1, snapshot.epoch)
+        head.field(2, snapshot.generation)
+        head.field(3, UInt64(bitPattern: snapshot.createdAtMillis))
+        head.field(4, Array(snapshot.leader.utf8))
+        return [head.bytes, strings.wire, middle.bytes, targets.bytes]
+    }
+
+    /// Appends `targets` as repeated `Target` messages of field `field`; a collector is written
+    /// as its number in `collectorByName` (by the string index of its name), 0 if none.
+    static func writeTargets(
+        _ list: [Target], field: UInt64, strings: inout StringTable, collectorByName: [UInt32], into targets: inout WireWriter
+    ) {
         var recent = RecentStrings()
         var labels: [UInt32] = []
-        for t in snapshot.targets {
+        for t in list {
             let job = strings.intern(t.job)
             var collector: UInt32 = 0
             if let name = t.collector, let index = strings.find(name), Int(index) < collectorByName.count {
@@ -81,7 +96,7 @@ public enum SnapshotCodec {
                 }
             }
             let labelsSize = packedSize == 0 ? 0 : 1 + WireWriter.varintSize(UInt64(packedSize)) + packedSize
-            targets.tag(8, .lengthDelimited)
+            targets.tag(field, .lengthDelimited)
             targets.varint(UInt64(WireWriter.fieldSize(1, job) + labelsSize + WireWriter.fieldSize(3, collector)))
             targets.field(1, job)
             if packedSize > 0 {
@@ -91,13 +106,6 @@ public enum SnapshotCodec {
             }
             targets.field(3, collector)
         }
-
-        var head = WireWriter()
-        head.field(1, snapshot.epoch)
-        head.field(2, snapshot.generation)
-        head.field(3, UInt64(bitPattern: snapshot.createdAtMillis))
-        head.field(4, Array(snapshot.leader.utf8))
-        return [head.bytes, strings.wire, middle.bytes, targets.bytes]
     }
 
     public static func decode(_ compressed: [UInt8], uncompressedSize: Int) throws -> Snapshot {
