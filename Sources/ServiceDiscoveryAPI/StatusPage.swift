@@ -145,7 +145,7 @@ enum StatusPage {
         let bottom = shownCount * row + 4
         let mean = Double(assigned) / Double(loads.count)
         page.raw(
-            "<line x1=\"\(x(mean))\" x2=\"\(x(mean))\" y1=\"0\" y2=\"\(bottom)\" stroke=\"#777\" stroke-dasharray=\"2 3\"/><text x=\"\(x(mean) - 10)\" y=\"\(bottom + 16)\" fill=\"#555\">mean \(Int(mean.rounded()))</text>"
+            "<line x1=\"\(x(mean))\" x2=\"\(x(mean))\" y1=\"0\" y2=\"\(bottom)\" stroke=\"#777\" stroke-dasharray=\"2 3\"/><text x=\"\(x(mean) - 4)\" y=\"\(bottom + 16)\" fill=\"#555\" text-anchor=\"end\">mean \(Int(mean.rounded()))</text>"
         )
         if let bound {
             page.raw(

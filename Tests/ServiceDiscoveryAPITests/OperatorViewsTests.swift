@@ -256,7 +256,9 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<30 {
             let collectors = ["a", "b", "c", "d"].filter { _ in Bool.random(using: &rng) }
-            func random() -> Snapshot {
+            // The new snapshot gains "0", which sorts first and shifts every collector's index, and may lose "b".
+            let newCollectors = ["0"] + collectors.filter { $0 != "b" || Bool.random(using: &rng) }
+            func random(_ collectors: [String]) -> Snapshot {
                 var targets: [Target] = []
                 for i in 0..<60 where Bool.random(using: &rng) {
                     let collector = collectors.isEmpty || Int.random(in: 0..<8, using: &rng) == 0 ? nil : collectors.randomElement(using: &rng)
@@ -266,9 +268,8 @@ import Testing
                     epoch: 1, generation: 1, createdAtMillis: 0, leader: "l", collectors: collectors.map { Collector(name: $0) },
                     jobs: [Job(name: "x", scrapeConfig: .object([])), Job(name: "y", scrapeConfig: .object([]))], targets: targets)
             }
-            let old = random()
-            var new = random()
-            new.collectors = (collectors + ["e"]).map { Collector(name: $0) }
+            let old = random(collectors)
+            let new = random(newCollectors)
             func key(_ t: Target) -> [UInt8] { Array(t.job.utf8) + [0] + t.labels.flatMap { Array($0.name.utf8) + [1] + Array($0.value.utf8) + [2] } }
             var before: [[UInt8]: String] = [:]
             for t in old.targets { before[key(t)] = t.collector ?? "" }
@@ -279,7 +280,8 @@ import Testing
             let moved = after.filter { before[$0.key] != nil && before[$0.key] != $0.value }.count
             let diff = SnapshotDiff(from: RenderedSnapshot(old).index, to: RenderedSnapshot(new).index)
             #expect(diff.added == added && diff.removed == removed && diff.moved == moved)
-            #expect(diff.collectorsAdded == ["e"])
+            #expect(diff.collectorsAdded == ["0"])
+            #expect(diff.collectorsRemoved == collectors.filter { !newCollectors.contains($0) })
         }
     }
 
