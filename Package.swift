@@ -121,7 +121,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
-            name: "snapshot-bench", dependencies: ["SnapshotStore", "Snapshot", "JSON"], path: "Sources/SnapshotBenchmark",
+            name: "snapshot-bench",
+            dependencies: [
+                "SnapshotStore", "Snapshot", "JSON", "ServiceDiscoveryAPI", .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/SnapshotBenchmark",
             swiftSettings: strict),
         .target(
             name: "LeaderElection",
@@ -246,10 +250,11 @@ let package = Package(
         .testTarget(
             name: "ServiceDiscoveryAPITests",
             dependencies: [
-                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot", "JSON",
+                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot", "JSON", "Allocation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -255,7 +255,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
                 return true
             }
             let decision = exchange.decide(
-                target: target, version: version, acceptsGzip: head.acceptsGzip, ifNoneMatch: ifNoneMatch,
+                target: target, version: version, acceptsGzip: head.acceptsGzip, acceptsHTML: head.acceptsHTML, ifNoneMatch: ifNoneMatch,
                 responder: responder)
             writeHTTP1(decision, head: head, keepAlive: head.keepAlive)
             if !head.keepAlive { beginClosing() }

@@ -21,6 +21,8 @@ struct HTTP1RequestHead {
     var http2SettingsCount = 0
     var hostCount = 0
     var acceptsGzip = false
+    /// `Accept` names `text/html`: a browser, which gets the HTML views.
+    var acceptsHTML = false
     var ifNoneMatch: Range<Int>?
     var ifNoneMatchCount = 0
     /// Bytes the head occupies, final CRLF included.
@@ -207,6 +209,8 @@ enum HTTP1Parser {
         switch name.count {
         case 4 where equalsIgnoringCase(b, name, "host"):
             head.hostCount += 1
+        case 6 where equalsIgnoringCase(b, name, "accept"):
+            if mentionsHTML(b, value) { head.acceptsHTML = true }
         case 7 where equalsIgnoringCase(b, name, "upgrade"):
             forEachToken(b, value) { token in
                 if equalsIgnoringCase(b, token, "h2c") { head.upgradeH2C = true }
@@ -269,6 +273,17 @@ enum HTTP1Parser {
             }
         }
         return gzip ?? star ?? false
+    }
+
+    /// Whether an Accept value contains `text/html` (any case), the test upstream applies
+    /// (`strings.Contains`) to choose its HTML views.
+    static func mentionsHTML(_ b: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool {
+        let n = 9  // "text/html"
+        guard value.count >= n else { return false }
+        for start in value.lowerBound...(value.upperBound - n) where equalsIgnoringCase(b, start..<(start + n), "text/html") {
+            return true
+        }
+        return false
     }
 
     private static func qualityIsZero(_ b: UnsafeRawBufferPointer, _ params: Range<Int>) -> Bool {

@@ -49,6 +49,7 @@ struct HTTP2StreamSlot {
     var ifNoneMatch: [UInt8] = []
     var hasIfNoneMatch = false
     var acceptsGzip = false
+    var acceptsHTML = false
     var headerListBytes = 0
     var headerFields = 0
     var tooLarge = false
@@ -67,6 +68,7 @@ struct HTTP2StreamSlot {
         ifNoneMatch.removeAll(keepingCapacity: true)
         hasIfNoneMatch = false
         acceptsGzip = false
+        acceptsHTML = false
         headerListBytes = 0
         headerFields = 0
         tooLarge = false
@@ -218,6 +220,7 @@ final class HTTP2Connection {
         slots[slot].sawMethod = true
         slots[slot].path.append(contentsOf: target)
         slots[slot].acceptsGzip = head.acceptsGzip
+        slots[slot].acceptsHTML = head.acceptsHTML
         if let ifNoneMatch {
             slots[slot].hasIfNoneMatch = true
             slots[slot].ifNoneMatch.append(contentsOf: ifNoneMatch)
@@ -260,6 +263,8 @@ final class HTTP2Connection {
             slots[i].method = matches(value, "GET") ? .get : matches(value, "HEAD") ? .head : .other
         } else if matches(name, "accept-encoding") {
             if HTTP1Parser.acceptsGzip(value, 0..<value.count) { slots[i].acceptsGzip = true }
+        } else if matches(name, "accept") {
+            if HTTP1Parser.mentionsHTML(value, 0..<value.count) { slots[i].acceptsHTML = true }
         } else if matches(name, "if-none-match") {
             if slots[i].hasIfNoneMatch { slots[i].ifNoneMatch.append(UInt8(ascii: ",")) }
             slots[i].hasIfNoneMatch = true
@@ -321,7 +326,7 @@ final class HTTP2Connection {
             decision = slots[i].path.withUnsafeBytes { path in
                 slots[i].ifNoneMatch.withUnsafeBytes { inm in
                     exchange.decide(
-                        target: path, version: .http2, acceptsGzip: slots[i].acceptsGzip,
+                        target: path, version: .http2, acceptsGzip: slots[i].acceptsGzip, acceptsHTML: slots[i].acceptsHTML,
                         ifNoneMatch: slots[i].hasIfNoneMatch ? inm : nil, responder: responder)
                 }
             }

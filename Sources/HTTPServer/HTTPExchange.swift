@@ -18,10 +18,11 @@ final class HTTPExchange {
     }
 
     func decide(
-        target: UnsafeRawBufferPointer, version: HTTPVersion, acceptsGzip: Bool, ifNoneMatch: UnsafeRawBufferPointer?,
-        responder: any HTTPResponder
+        target: UnsafeRawBufferPointer, version: HTTPVersion, acceptsGzip: Bool, acceptsHTML: Bool = false,
+        ifNoneMatch: UnsafeRawBufferPointer?, responder: any HTTPResponder
     ) -> Decision {
-        let resource = responder.respond(to: HTTPRequest(target: target, version: version, connection: connection))
+        let resource = responder.respond(
+            to: HTTPRequest(target: target, version: version, connection: connection, acceptsHTML: acceptsHTML))
         let representation = resource.select(acceptsGzip: acceptsGzip)
         let notModified = ifNoneMatch.map { representation.matches(ifNoneMatch: $0) } ?? false
         metrics.record(version: version, status: notModified ? 304 : representation.status.code)

@@ -16,11 +16,14 @@ public struct HTTPRequest {
     public let target: UnsafeRawBufferPointer
     public let version: HTTPVersion
     public let connection: ConnectionInfo
+    /// The `Accept` field names `text/html` (a browser): HTML views instead of JSON, as upstream.
+    public let acceptsHTML: Bool
 
-    public init(target: UnsafeRawBufferPointer, version: HTTPVersion, connection: ConnectionInfo) {
+    public init(target: UnsafeRawBufferPointer, version: HTTPVersion, connection: ConnectionInfo, acceptsHTML: Bool = false) {
         self.target = target
         self.version = version
         self.connection = connection
+        self.acceptsHTML = acceptsHTML
     }
 
     /// The path part of the target (before `?`).

@@ -28,6 +28,12 @@ final class RenderedSnapshot: Sendable {
     let jobs: HTTPResource
     let scrapeConfigs: HTTPResource
     let scrapeConfigsWithSecrets: HTTPResource
+    /// Every job with its scrape config, for the HTML job view (small next to the targets).
+    let jobList: [Job]
+    /// Where each target sits in the answers above: the HTML views and the history read it.
+    let index: TargetIndex
+    /// The node of each collector, in `collectorLoads` order.
+    let collectorNodes: [String?]
 
     static let emptyList = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(string: "[]\n"))
 
@@ -44,11 +50,13 @@ final class RenderedSnapshot: Sendable {
 
         // Each target is rendered once as its own HTTP SD group, then bodies are concatenations.
         var groups: [String: [String: [[UInt8]]]] = [:]  // job → collector → fragments
+        var unassignedGroups: [String: [[UInt8]]] = [:]  // job → fragments, for the HTML views only
         var loads: [String: Int] = Dictionary(uniqueKeysWithValues: collectorNames.map { ($0, 0) })
         var unassigned = 0
         for target in snapshot.targets {
             guard let collector = target.collector else {
                 unassigned += 1
+                unassignedGroups[target.job, default: []].append(Self.group(target.labels))
                 continue
             }
             groups[target.job, default: [:]][collector, default: []].append(Self.group(target.labels))
@@ -61,7 +69,9 @@ final class RenderedSnapshot: Sendable {
         var perCollector: [JobCollector: HTTPResource] = [:]
         var perJob: [String: HTTPResource] = [:]
         var jobsBody: [UInt8] = [UInt8(ascii: "{")]
+        var index = TargetIndex.Builder(collectors: collectorNames, jobs: jobsSorted.map(\.name), targets: snapshot.targets.count)
         for job in jobsSorted {
+            index.beginJob()
             let escaped = GoURLEscaping.queryEscape(job.name)
             let byCollector = groups[job.name] ?? [:]
             var allBody: [UInt8] = [UInt8(ascii: "{")]
@@ -81,6 +91,7 @@ final class RenderedSnapshot: Sendable {
                 var body = list
                 body.append(0x0a)
                 let resource = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: body))
+                index.add(job: job.name, collector: Int32(i), groups: fragments, body: resource.identity.body, firstOffset: 1)
                 perCollector[JobCollector(job: job.name, collector: collector)] = resource
                 routes.append((link, resource))
                 // Collectors send the pod name unescaped; pod names need no escaping, but be exact anyway.
@@ -88,6 +99,10 @@ final class RenderedSnapshot: Sendable {
                 if rawLink != link, !collector.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "#") }) {
                     routes.append((rawLink, resource))
                 }
+            }
+            if var fragments = unassignedGroups[job.name] {
+                fragments.sort { $0.lexicographicallyPrecedes($1) }
+                index.add(job: job.name, collector: -1, groups: fragments, body: ByteBuffer(bytes: Self.list(fragments)), firstOffset: 1)
             }
             allBody.append(contentsOf: "}\n".utf8)
             let all = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: allBody))
@@ -108,6 +123,10 @@ final class RenderedSnapshot: Sendable {
 
         scrapeConfigs = Self.scrapeConfigs(jobsSorted, redact: true)
         scrapeConfigsWithSecrets = Self.scrapeConfigs(jobsSorted, redact: false)
+        jobList = jobsSorted
+        let nodes = snapshot.collectors.map { ($0.name, $0.node) }
+        collectorNodes = collectorNames.map { name in nodes.first { $0.0.utf8.elementsEqual(name.utf8) }?.1 }
+        self.index = index.build()
         self.routes = RouteTable(routes)
         self.perCollector = perCollector
         self.perJob = perJob

@@ -3,6 +3,7 @@ import Prometheus
 /// Routes as upstream labels them (gin's route patterns; unmatched requests get an empty path).
 enum Route: Int, CaseIterable {
     case root, livez, readyz, metrics, status, scrapeConfigs, jobs, jobTargets, unmatched
+    case debugJob, debugCollector, debugTargets, debugTarget
 
     var pattern: String {
         switch self {
@@ -15,6 +16,10 @@ enum Route: Int, CaseIterable {
         case .jobs: "/jobs"
         case .jobTargets: "/jobs/:job_id/targets"
         case .unmatched: ""
+        case .debugJob: "/debug/job"
+        case .debugCollector: "/debug/collector"
+        case .debugTargets: "/debug/targets"
+        case .debugTarget: "/debug/target"
         }
     }
 }

@@ -20,10 +20,13 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         public var identity: String
         /// Serve secrets in `/scrape_configs` to clients without a verified certificate.
         public var allowInsecureAuthSecrets: Bool
+        /// The leader's strategy, for the HTML views (nil: not known, nothing drawn).
+        public var allocation: AllocationDescription?
 
-        public init(identity: String, allowInsecureAuthSecrets: Bool = false) {
+        public init(identity: String, allowInsecureAuthSecrets: Bool = false, allocation: AllocationDescription? = nil) {
             self.identity = identity
             self.allowInsecureAuthSecrets = allowInsecureAuthSecrets
+            self.allocation = allocation
         }
     }
 
@@ -33,6 +36,8 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     private let leadership: @Sendable () -> (leader: String?, isLeader: Bool)
     private let clock: @Sendable () -> Int64
     private let served: ServedMetrics
+    /// Leadership changes and commits as this replica saw them, for `/`.
+    let history = ClusterHistory()
 
     private static let livez = HTTPResource.text(.ok, "ok\n")
     private static let ready = HTTPResource.text(.ok, "ok\n")
@@ -59,7 +64,11 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     /// call it off the event loops. Requests see the old or the new snapshot, never a mix.
     public func install(_ snapshot: Snapshot) {
         let rendered = RenderedSnapshot(snapshot)
-        current.withLockedValue { $0 = rendered }
+        let old = current.withLockedValue { current in
+            defer { current = rendered }
+            return current
+        }
+        record(rendered, replacing: old)
     }
 
     /// Installs `snapshot` only if it is newer (epoch, then generation) than the one served;
@@ -68,10 +77,27 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     public func installIfNewer(_ snapshot: Snapshot) -> Bool {
         if let served = installed, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
         let rendered = RenderedSnapshot(snapshot)
-        return current.withLockedValue { current in
-            if let served = current, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
-            current = rendered
-            return true
+        let (swapped, old) = current.withLockedValue { current -> (Bool, RenderedSnapshot?) in
+            if let served = current, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return (false, nil) }
+            defer { current = rendered }
+            return (true, current)
+        }
+        if swapped { record(rendered, replacing: old) }
+        return swapped
+    }
+
+    /// Adds an installed snapshot to the history, with what changed since the one it replaced
+    /// (a merge over both target indexes, after the swap, so requests never wait for it).
+    private func record(_ rendered: RenderedSnapshot, replacing old: RenderedSnapshot?) {
+        history.installed(rendered, replacing: old, diff: old.map { SnapshotDiff(from: $0.index, to: rendered.index) })
+    }
+
+    /// Samples who holds the Lease every `interval` until cancelled, so `/` can tell when the
+    /// leader changed (the elector only reports the present).
+    public func followLeadership(every interval: Duration) async {
+        while !Task.isCancelled {
+            history.observe(leader: leadership().leader, nowMillis: clock())
+            try? await Task.sleep(for: interval)
         }
     }
 
@@ -89,6 +115,9 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
 
     private func answer(_ request: HTTPRequest) -> (HTTPResource, Route) {
         let rendered = current.withLockedValue { $0 }
+        if request.acceptsHTML || hasPrefix(request.target, "/debug/"), let view = htmlView(request, rendered) {
+            return view
+        }
         if let hit = rendered?.routes.lookup(request.target) {
             // The table holds `/jobs` and `/jobs/{job}/targets…`.
             return (hit, request.target.count > 5 ? .jobTargets : .jobs)
@@ -110,6 +139,75 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
             return (targets(rendered, path: path, query: request.query), .jobTargets)
         }
         return (Self.notFound, .unmatched)
+    }
+
+    // MARK: - HTML views
+
+    /// The HTML view for a browser's request (`Accept: text/html`) or an upstream `/debug/...`
+    /// route; nil where JSON (or another answer) stands.
+    private func htmlView(_ request: HTTPRequest, _ rendered: RenderedSnapshot?) -> (HTTPResource, Route)? {
+        let path = request.path
+        let query = request.query
+        let route: Route
+        if equals(path, "/jobs") || equals(path, "/debug/jobs") {
+            route = .jobs
+        } else if equals(path, "/scrape_configs") || equals(path, "/debug/scrape_configs") {
+            route = .scrapeConfigs
+        } else if path.count > 14, hasPrefix(path, "/jobs/"), hasSuffix(path, "/targets") {
+            route = .jobTargets
+        } else if equals(path, "/debug/job") {
+            route = .debugJob
+        } else if equals(path, "/debug/collector") {
+            route = .debugCollector
+        } else if equals(path, "/debug/targets") {
+            route = .debugTargets
+        } else if equals(path, "/debug/target") {
+            route = .debugTarget
+        } else {
+            return nil
+        }
+        guard let rendered else {
+            return (HTMLPage.error(.serviceUnavailable, title: "No snapshot yet", message: "This replica has not loaded a snapshot yet."), route)
+        }
+        let page = Self.queryValue(query, name: "page").flatMap { Int($0) }.map { max(0, min($0, 1_000_000)) } ?? 0
+        switch route {
+        case .jobs:
+            return (OperatorViews.jobs(rendered), route)
+        case .scrapeConfigs:
+            return (OperatorViews.scrapeConfigs(rendered), route)
+        case .jobTargets:
+            let escapedJob = path[6..<(path.count - 8)]
+            guard !escapedJob.contains(UInt8(ascii: "/")), let job = GoURLEscaping.queryUnescape(escapedJob) else {
+                return (HTMLPage.error(.badRequest, title: "Bad request", message: "The job name in the path is not escaped like Go's url.QueryEscape."), route)
+            }
+            return (OperatorViews.job(rendered, name: job, collector: Self.queryValue(query, name: "collector_id"), pageNumber: page), route)
+        case .debugJob:
+            guard let job = Self.queryValue(query, name: "job_id"), Self.queryCount(query, name: "job_id") == 1 else {
+                return (HTMLPage.error(.badRequest, title: "Bad request", message: "Expected one job_id in the query string, e.g. /debug/job?job_id=my-job."), route)
+            }
+            return (OperatorViews.job(rendered, name: job, collector: Self.queryValue(query, name: "collector_id"), pageNumber: page), route)
+        case .debugCollector:
+            guard let collector = Self.queryValue(query, name: "collector_id"), !collector.isEmpty else {
+                return (
+                    HTMLPage.error(
+                        .badRequest, title: "Bad request", message: "Expected collector_id in the query string, e.g. /debug/collector?collector_id=my-collector-42."),
+                    route
+                )
+            }
+            return (OperatorViews.collector(rendered, name: collector, pageNumber: page), route)
+        case .debugTargets:
+            return (OperatorViews.targets(rendered, query: Self.queryValue(query, name: "q"), pageNumber: page), route)
+        default:
+            return (OperatorViews.target(rendered, hash: Self.queryValue(query, name: "target_hash"), balance: options.allocation?.why), route)
+        }
+    }
+
+    /// How many times a query parameter appears (upstream's job view wants exactly one).
+    static func queryCount(_ query: UnsafeRawBufferPointer, name: String) -> Int {
+        query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).count { pair in
+            let key = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)[0]
+            return GoURLEscaping.queryUnescape(key) == name
+        }
     }
 
     // MARK: - routes
@@ -145,9 +243,12 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
 
     private func page(_ rendered: RenderedSnapshot?) -> HTTPResource {
         let lead = leadership()
+        let now = clock()
+        history.observe(leader: lead.leader, nowMillis: now)
         return StatusPage.render(
-            identity: options.identity, leader: lead.leader ?? rendered?.leader, isLeader: lead.isLeader, rendered: rendered,
-            ageSeconds: rendered.map { Double(max(0, clock() - $0.createdAtMillis)) / 1000 })
+            .init(
+                identity: options.identity, leader: lead.leader ?? rendered?.leader, isLeader: lead.isLeader, rendered: rendered,
+                nowMillis: now, history: history, allocation: options.allocation))
     }
 
     private func status(_ rendered: RenderedSnapshot?) -> HTTPResource {

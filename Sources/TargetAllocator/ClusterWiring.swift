@@ -2,6 +2,7 @@ public import Allocation
 public import Discovery
 public import KubernetesClient
 import LeaderElection
+import ServiceDiscoveryAPI
 public import Logging
 import Snapshot
 import SnapshotStore
@@ -25,7 +26,7 @@ extension ClusterRole {
             namespace: config.collectorNamespace ?? namespace, labelSelector: config.collectorSelector?.queryString,
             gracePeriod: config.collectorNotReadyGracePeriod)
         let minWriteInterval = config.snapshot.minWriteInterval
-        return ClusterRole(client: client, election: election, store: store) { writer, metrics, committed in
+        var role = ClusterRole(client: client, election: election, store: store) { writer, metrics, committed in
             LeaderPipeline(
                 identity: identity, writer: writer, allocation: allocation, minWriteInterval: minWriteInterval,
                 targets: { publish in
@@ -41,6 +42,12 @@ extension ClusterRole {
                 collectors: { publish in await watcher.run(client: client, logger: logger, publish: publish) },
                 committed: committed, metrics: metrics, logger: logger)
         }
+        if case .perNode = allocation.strategy {
+            role.allocation = AllocationDescription(strategy: allocation.strategy.name, slack: nil)
+        } else {
+            role.allocation = AllocationDescription(strategy: allocation.strategy.name, slack: allocation.epsilon)
+        }
+        return role
     }
 }
 

@@ -49,6 +49,8 @@ public struct ClusterRole: Sendable {
         SnapshotWriter, any MetricsFactory, _ committed: @escaping @Sendable (Snapshot) -> Void
     ) -> any LeaderWork
     public var pipeline: PipelineFactory
+    /// The strategy the leader runs, which the HTML views explain.
+    public var allocation: AllocationDescription?
 
     public init(
         client: KubernetesClient, election: LeaderElectionConfiguration, store: SnapshotStoreConfiguration,
@@ -88,7 +90,9 @@ public final class Replica: ServiceLifecycle.Service {
         }
         self.elector = elector
         responder = ServiceDiscoveryResponder(
-            options: .init(identity: settings.identity, allowInsecureAuthSecrets: settings.allowInsecureAuthSecrets),
+            options: .init(
+                identity: settings.identity, allowInsecureAuthSecrets: settings.allowInsecureAuthSecrets,
+                allocation: settings.cluster?.allocation),
             registry: registry,
             leadership: { elector?.leadership ?? (nil, false) })
     }
@@ -181,6 +185,8 @@ public final class Replica: ServiceLifecycle.Service {
         }
         group.addTask { await reader.run() }
         group.addTask { await elector.run { term in await pipeline.lead(term: term) } }
+        // The `/` page's leadership timeline: a lock read per sample, no API request.
+        group.addTask { await responder.followLeadership(every: cluster.election.retryPeriod / 2) }
     }
 
     /// Compressed size of the served snapshot in its ConfigMaps (the etcd budget it uses).
