@@ -52,8 +52,8 @@ clean:
 ## Regenerates Sources/SnapshotStore/Generated from proto/ (needs protoc; builds protoc-gen-swift once, ~1-10 min).
 proto:
 	command -v protoc >/dev/null || (apt-get install -y --no-install-recommends protobuf-compiler)
-	$(SWIFT) build -c release --product protoc-gen-swift
-	protoc --plugin=protoc-gen-swift=.build/release/protoc-gen-swift --swift_opt=Visibility=Internal \
+	$(SWIFT) build -c release --scratch-path .build-release --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build-release/release/protoc-gen-swift --swift_opt=Visibility=Internal \
 		--swift_out=Sources/SnapshotStore/Generated -I proto proto/snapshot.proto
 
 bench-snapshot:

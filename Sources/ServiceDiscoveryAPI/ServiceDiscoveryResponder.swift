@@ -31,6 +31,8 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     }
 
     private let current = NIOLockedValueBox<RenderedSnapshot?>(nil)
+    /// The state the rendered answers come from, which deltas apply to.
+    private let state = NIOLockedValueBox<Snapshot?>(nil)
     private let options: Options
     private let registry: PrometheusCollectorRegistry
     private let leadership: @Sendable () -> (leader: String?, isLeader: Bool)
@@ -68,6 +70,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
             defer { current = rendered }
             return current
         }
+        state.withLockedValue { $0 = snapshot }
         record(rendered, replacing: old)
     }
 
@@ -76,10 +79,26 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     @discardableResult
     public func installIfNewer(_ snapshot: Snapshot) -> Bool {
         if let served = installed, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
+        return swap(to: snapshot, if: { served in served.map { ($0.epoch, $0.generation) < (snapshot.epoch, snapshot.generation) } ?? true })
+    }
+
+    /// Applies `delta` if the served snapshot is exactly `after` (the generation the delta
+    /// follows); false otherwise, or when the delta does not apply to it.
+    @discardableResult
+    public func apply(_ delta: SnapshotDelta, after: (epoch: UInt64, generation: UInt64)) -> Bool {
+        guard let base = state.withLockedValue({ $0 }), (base.epoch, base.generation) == after,
+            let next = try? base.applying(delta)
+        else { return false }
+        return swap(to: next, if: { served in served.map { ($0.epoch, $0.generation) == after } ?? false })
+    }
+
+    /// Renders `snapshot` and installs it if `condition` holds for the served one at the swap.
+    private func swap(to snapshot: Snapshot, if condition: (RenderedSnapshot?) -> Bool) -> Bool {
         let rendered = RenderedSnapshot(snapshot)
         let (swapped, old) = current.withLockedValue { current -> (Bool, RenderedSnapshot?) in
-            if let served = current, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return (false, nil) }
+            guard condition(current) else { return (false, nil) }
             defer { current = rendered }
+            state.withLockedValue { $0 = snapshot }
             return (true, current)
         }
         if swapped { record(rendered, replacing: old) }

@@ -121,24 +121,53 @@ public enum SnapshotCodec {
         } catch {
             throw DecodeError.corrupt("protobuf: \(error)")
         }
-        let strings = message.strings
-        func string(_ i: UInt32, _ what: String) throws -> String {
-            guard Int(i) < strings.count else { throw DecodeError.corrupt("\(what) refers to string \(i) of \(strings.count)") }
-            return strings[Int(i)]
+        let strings = Strings(message.strings)
+        let collectors = try message.collectors.map { try strings.collector($0) }
+        let jobs = try message.jobs.map { try strings.job($0) }
+        var targets: [Target] = []
+        targets.reserveCapacity(message.targets.count)
+        for t in message.targets {
+            targets.append(
+                try strings.target(t) { number in
+                    guard number != 0 else { return nil }
+                    guard Int(number) <= collectors.count else { throw DecodeError.corrupt("target refers to collector \(number)") }
+                    return collectors[Int(number) - 1].name
+                })
         }
-        let collectors = try message.collectors.map { c in
+        let snapshot = Snapshot(
+            epoch: message.epoch, generation: message.generation, createdAtMillis: message.createdAtMs, leader: message.leader,
+            collectors: collectors, jobs: jobs, targets: targets)
+        let problems = snapshot.problems()
+        guard problems.isEmpty else { throw DecodeError.corrupt(problems.prefix(5).joined(separator: "; ")) }
+        return snapshot
+    }
+}
+
+extension SnapshotCodec {
+    /// A decoded message's string table, and the messages that refer into it.
+    struct Strings {
+        let table: [String]
+
+        init(_ table: [String]) { self.table = table }
+
+        func string(_ i: UInt32, _ what: String) throws -> String {
+            guard Int(i) < table.count else { throw DecodeError.corrupt("\(what) refers to string \(i) of \(table.count)") }
+            return table[Int(i)]
+        }
+
+        func collector(_ c: Targetallocator_Snapshot_V1_Collector) throws -> Collector {
             Collector(name: try string(c.name, "collector name"), node: c.node == 0 ? nil : try string(c.node - 1, "collector node"))
         }
-        let jobs = try message.jobs.map { j in
+
+        func job(_ j: Targetallocator_Snapshot_V1_Job) throws -> Job {
             let config: JSONValue
             do { config = try JSONValue.parse(Array(j.scrapeConfigJson)) } catch {
                 throw DecodeError.corrupt("scrape config of job \(j.name): \(error)")
             }
             return Job(name: try string(j.name, "job name"), scrapeConfig: config)
         }
-        var targets: [Target] = []
-        targets.reserveCapacity(message.targets.count)
-        for t in message.targets {
+
+        func target(_ t: Targetallocator_Snapshot_V1_Target, collector: (UInt32) throws -> String?) throws -> Target {
             guard t.labels.count % 2 == 0 else { throw DecodeError.corrupt("a target has an odd label list") }
             var pairs: [(String, String)] = []
             pairs.reserveCapacity(t.labels.count / 2)
@@ -147,19 +176,8 @@ public enum SnapshotCodec {
                 pairs.append((try string(t.labels[i], "label name"), try string(t.labels[i + 1], "label value")))
                 i += 2
             }
-            var collector: String?
-            if t.collector != 0 {
-                guard Int(t.collector) <= collectors.count else { throw DecodeError.corrupt("target refers to collector \(t.collector)") }
-                collector = collectors[Int(t.collector) - 1].name
-            }
-            targets.append(Target(job: try string(t.job, "target job"), labels: Labels(presorted: pairs), collector: collector))
+            return Target(job: try string(t.job, "target job"), labels: Labels(presorted: pairs), collector: try collector(t.collector))
         }
-        let snapshot = Snapshot(
-            epoch: message.epoch, generation: message.generation, createdAtMillis: message.createdAtMs, leader: message.leader,
-            collectors: collectors, jobs: jobs, targets: targets)
-        let problems = snapshot.problems()
-        guard problems.isEmpty else { throw DecodeError.corrupt(problems.prefix(5).joined(separator: "; ")) }
-        return snapshot
     }
 }
 

@@ -38,10 +38,14 @@ public enum SnapshotStoreError: Error, CustomStringConvertible {
     }
 }
 
-/// Commits snapshots for the leader. Chunks are written first under new names; the manifest
-/// update that makes them current is a compare-and-swap on its resourceVersion, so a stale
-/// leader's write fails instead of overwriting a newer term's. Superseded chunks are deleted
-/// afterwards (the previous generation's are kept for readers still fetching them).
+/// Commits the leader's state. What is stored is a base snapshot and the deltas after it
+/// (see `Manifest`): a write stores only its delta, and every so often (`maxDeltas`, or when
+/// the deltas outweigh the base) the committed state is stored again as a new base.
+///
+/// Chunks are written first under new names; the manifest update that makes them current is a
+/// compare-and-swap on its resourceVersion, so a stale leader's write fails instead of
+/// overwriting a newer term's. Chunks no longer named are deleted afterwards (the previous
+/// manifest's are kept for readers still fetching them).
 public actor SnapshotWriter {
     private let client: KubernetesClient
     private let configuration: SnapshotStoreConfiguration
@@ -49,8 +53,12 @@ public actor SnapshotWriter {
     private var manifestVersion: String?
     private var stored: Manifest?
     private var epoch: UInt64?
-    /// Chunks to keep at the next collection (the last two generations'), once a commit left garbage.
+    /// Chunks to keep at the next collection (the last two manifests'), once a commit left garbage.
     private var pendingCollection: Set<String>?
+    /// A new base is written once this many deltas follow the current one.
+    public private(set) var maxDeltas = 32
+
+    public func setMaxDeltas(_ count: Int) { maxDeltas = max(1, count) }
 
     /// Asked before every write; false stops the commit (`SnapshotStoreError.notLeading`).
     private let mayWrite: @Sendable () -> Bool
@@ -70,18 +78,46 @@ public actor SnapshotWriter {
         guard mayWrite() else { throw SnapshotStoreError.notLeading }
     }
 
-    /// Compressed size of the last snapshot this writer committed or read, as stored.
+    /// Compressed size of the state this writer last committed or read, as stored.
     public var storedBytes: Int? { stored?.size }
 
     /// The snapshot currently committed (for seeding a new leader), if any.
     public func loadCommitted() async throws -> Snapshot? {
         guard let (manifest, _) = try await SnapshotReader.fetchManifest(client: client, configuration: configuration) else { return nil }
-        return try await SnapshotReader.fetchSnapshot(manifest, client: client, configuration: configuration)
+        return try await SnapshotReader.fetchState(manifest, client: client, configuration: configuration)
     }
 
-    /// Writes `snapshot` as the next generation of `epoch` and returns it as committed.
-    /// The first write of a new epoch re-reads the manifest, which bumps the stored epoch.
-    public func commit(_ snapshot: Snapshot, epoch: UInt64, leader: String) async throws -> Snapshot {
+    /// What a commit stored: a delta after the generation the caller named, or (when the stored
+    /// state was not that generation) the whole new state.
+    public enum Committed: Sendable {
+        case delta(SnapshotDelta)
+        case full(Snapshot)
+
+        public var epoch: UInt64 {
+            switch self {
+            case .delta(let d): d.epoch
+            case .full(let s): s.epoch
+            }
+        }
+
+        public var generation: UInt64 {
+            switch self {
+            case .delta(let d): d.generation
+            case .full(let s): s.generation
+            }
+        }
+    }
+
+    /// Commits `delta` as the next generation of `epoch`.
+    /// - Parameters:
+    ///   - basis: the (epoch, generation) the delta applies to; nil when the caller knows none.
+    ///   - state: the caller's whole state, before (`false`) or after (`true`) the delta: asked
+    ///     for when a new base is due, or when the stored state is not `basis` (another writer
+    ///     moved it: the delta cannot apply, the whole state is written instead).
+    public func commit(
+        _ delta: SnapshotDelta, after basis: (epoch: UInt64, generation: UInt64)?, epoch: UInt64, leader: String,
+        state: @Sendable (_ afterDelta: Bool) -> Snapshot
+    ) async throws -> Committed {
         await collectGarbage()
         if self.epoch != epoch {
             try await refresh()
@@ -91,19 +127,55 @@ public actor SnapshotWriter {
             if let stored, stored.epoch > epoch {
                 throw SnapshotStoreError.fenced(storedEpoch: stored.epoch, ourEpoch: epoch)
             }
-            var next = snapshot
-            next.epoch = epoch
-            next.generation = (stored?.generation ?? 0) + 1
-            next.leader = leader
+            let generation = (stored?.generation ?? 0) + 1
             do {
-                try await write(next)
-                return next
+                if let stored, let basis, (stored.epoch, stored.generation) == basis {
+                    var next = delta
+                    next.epoch = epoch
+                    next.generation = generation
+                    next.leader = leader
+                    var parts = stored.parts
+                    if parts.count > maxDeltas || stored.deltas.reduce(0, { $0 + $1.size }) > max(stored.base.size, 64 * 1024) {
+                        // Compaction: the committed state again as the base, under its own generation.
+                        var base = state(false)
+                        base.epoch = stored.epoch
+                        base.generation = stored.generation
+                        base.leader = stored.leader
+                        let (bytes, size) = try SnapshotCodec.encode(base)
+                        // Named after the generation it comes with: an earlier base of the same
+                        // generation (a reader may be fetching it) is never overwritten.
+                        parts = [
+                            try await writeChunks(
+                                bytes, uncompressedSize: size, epoch: base.epoch, generation: base.generation, kind: "b\(generation)")
+                        ]
+                    }
+                    let (bytes, size) = try DeltaCodec.encode(next)
+                    parts.append(try await writeChunks(bytes, uncompressedSize: size, epoch: epoch, generation: generation, kind: "d"))
+                    try await writeManifest(Manifest(leader: leader, base: parts[0], deltas: Array(parts.dropFirst())))
+                    return .delta(next)
+                }
+                var next = state(true)
+                next.epoch = epoch
+                next.generation = generation
+                next.leader = leader
+                let (bytes, size) = try SnapshotCodec.encode(next)
+                let base = try await writeChunks(bytes, uncompressedSize: size, epoch: epoch, generation: generation, kind: "b")
+                try await writeManifest(Manifest(leader: leader, base: base, deltas: []))
+                return .full(next)
             } catch let error as KubernetesError where error.isConflict || error.isAlreadyExists {
                 logger.info("snapshot manifest changed under us; re-reading", metadata: ["attempt": "\(attempt)"])
                 try await refresh()
             }
         }
         throw SnapshotStoreError.corrupt("manifest kept changing during the write")
+    }
+
+    /// Commits a whole snapshot as the next generation of `epoch` (a new base).
+    public func commit(_ snapshot: Snapshot, epoch: UInt64, leader: String) async throws -> Snapshot {
+        let empty = SnapshotDelta(epoch: epoch, generation: 0, createdAtMillis: snapshot.createdAtMillis, leader: leader)
+        let committed = try await commit(empty, after: nil, epoch: epoch, leader: leader) { _ in snapshot }
+        guard case .full(let written) = committed else { preconditionFailure("a commit without basis writes a base") }
+        return written
     }
 
     /// Re-reads the manifest. One that does not parse is overwritten (still by compare-and-swap
@@ -124,24 +196,27 @@ public actor SnapshotWriter {
         }
     }
 
-    private func write(_ snapshot: Snapshot) async throws {
-        let (compressed, uncompressedSize) = try SnapshotCodec.encode(snapshot)
+    /// Stores one generation's compressed bytes as immutable chunk ConfigMaps.
+    private func writeChunks(_ compressed: [UInt8], uncompressedSize: Int, epoch: UInt64, generation: UInt64, kind: String) async throws
+        -> Manifest.Part
+    {
         var chunks: [Manifest.Chunk] = []
         var offset = 0
         var index = 0
         repeat {
             let end = min(offset + configuration.chunkSize, compressed.count)
             let bytes = Array(compressed[offset..<end])
-            let name = Manifest.chunkName(base: configuration.manifestName, epoch: snapshot.epoch, generation: snapshot.generation, index: index)
+            let name = Manifest.chunkName(base: configuration.manifestName, epoch: epoch, generation: generation, index: index) + kind
             var configMap = ConfigMap(
-                metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: labels(generation: snapshot.generation)),
+                metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: labels(generation: generation)),
                 binaryData: [SnapshotStoreConfiguration.chunkKey: Data(bytes)])
             configMap.immutable = true
             do {
                 try checkStillLeading()
                 _ = try await client.create(configMap)
             } catch let error as KubernetesError where error.isAlreadyExists {
-                // Left by an attempt whose answer we lost: same name means same epoch and generation.
+                // Left by an attempt whose answer we lost: same name means same epoch, generation and kind.
+                try checkStillLeading()
                 try await client.delete(ConfigMap.self, namespace: configuration.namespace, name: name)
                 _ = try await client.create(configMap)
             }
@@ -149,10 +224,12 @@ public actor SnapshotWriter {
             offset = end
             index += 1
         } while offset < compressed.count
+        return Manifest.Part(
+            epoch: epoch, generation: generation, size: compressed.count, crc32: Checksum.crc32(compressed),
+            uncompressedSize: uncompressedSize, chunks: chunks)
+    }
 
-        let manifest = Manifest(
-            format: Manifest.format, epoch: snapshot.epoch, generation: snapshot.generation, leader: snapshot.leader,
-            size: compressed.count, crc32: Checksum.crc32(compressed), uncompressedSize: uncompressedSize, chunks: chunks)
+    private func writeManifest(_ manifest: Manifest) async throws {
         let encoded = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
         var configMap = ConfigMap(
             metadata: ObjectMeta(name: configuration.manifestName, namespace: configuration.namespace, labels: labels(generation: nil)),
@@ -168,12 +245,12 @@ public actor SnapshotWriter {
         let previous = stored
         stored = manifest
         manifestVersion = written.metadata.resourceVersion
-        pendingCollection = Set(chunks.map(\.name) + (previous?.chunks.map(\.name) ?? []))
+        pendingCollection = manifest.chunkNames.union(previous?.chunkNames ?? [])
     }
 
-    /// Deletes chunks superseded by the last commit (all but the last two generations').
-    /// Separate from `commit` so the leader can serve a commit before cleaning up after it;
-    /// a commit runs any collection still pending first.
+    /// Deletes chunks neither the current nor the previous manifest names. Separate from
+    /// `commit` so the leader can serve a commit before cleaning up after it; a commit runs any
+    /// collection still pending first.
     public func collectGarbage() async {
         guard let keep = pendingCollection else { return }
         pendingCollection = nil
@@ -215,20 +292,29 @@ public final class SnapshotReader: Sendable {
         case rejected(String)
     }
 
+    /// What to install: a whole state, or a delta after the generation the replica serves.
+    public enum Installation: Sendable {
+        case full(Snapshot)
+        case delta(SnapshotDelta, after: (epoch: UInt64, generation: UInt64))
+    }
+
     private let client: KubernetesClient
     private let configuration: SnapshotStoreConfiguration
     private let logger: Logger
-    private let install: @Sendable (Snapshot, _ storedBytes: Int) -> Void
+    private let install: @Sendable (Installation, _ storedBytes: Int) -> Bool
     private let current: @Sendable () -> (epoch: UInt64, generation: UInt64)?
     private let onOutcome: @Sendable (Outcome) -> Void
 
     /// - Parameters:
-    ///   - current: the (epoch, generation) being served, so older ones are never installed.
-    ///   - install: called with each verified newer snapshot and its compressed size in the ConfigMaps.
+    ///   - current: the (epoch, generation) being served, so older ones are never installed and
+    ///     a replica that holds a generation the manifest names applies only the deltas after it.
+    ///   - install: called with each verified newer state or delta and the state's compressed
+    ///     size in the ConfigMaps; returns false when it did not apply (the served generation
+    ///     moved meanwhile), and the whole state is then loaded instead.
     public init(
         client: KubernetesClient, configuration: SnapshotStoreConfiguration, logger: Logger,
         current: @escaping @Sendable () -> (epoch: UInt64, generation: UInt64)?,
-        install: @escaping @Sendable (Snapshot, _ storedBytes: Int) -> Void,
+        install: @escaping @Sendable (Installation, _ storedBytes: Int) -> Bool,
         onOutcome: @escaping @Sendable (Outcome) -> Void = { _ in }
     ) {
         self.client = client
@@ -258,7 +344,8 @@ public final class SnapshotReader: Sendable {
         }
     }
 
-    /// Loads the snapshot a manifest ConfigMap names, if it is valid and newer.
+    /// Loads the state a manifest ConfigMap names, if it is valid and newer: only the deltas
+    /// after the served generation when the manifest names it, else the base and every delta.
     @discardableResult
     public func load(_ manifestMap: ConfigMap) async -> Outcome {
         let outcome: Outcome
@@ -267,12 +354,11 @@ public final class SnapshotReader: Sendable {
             if let served = current(), (manifest.epoch, manifest.generation) <= (served.epoch, served.generation) {
                 outcome = .stale(epoch: manifest.epoch, generation: manifest.generation)
             } else {
-                let snapshot = try await Self.fetchSnapshot(manifest, client: client, configuration: configuration)
-                guard snapshot.epoch == manifest.epoch, snapshot.generation == manifest.generation else {
-                    throw SnapshotStoreError.corrupt("manifest says \(manifest.epoch)/\(manifest.generation), data says \(snapshot.epoch)/\(snapshot.generation)")
+                if !(try await applyDeltas(manifest)) {
+                    let state = try await Self.fetchState(manifest, client: client, configuration: configuration)
+                    _ = install(.full(state), manifest.size)
                 }
-                install(snapshot, manifest.size)
-                outcome = .installed(epoch: snapshot.epoch, generation: snapshot.generation)
+                outcome = .installed(epoch: manifest.epoch, generation: manifest.generation)
             }
         } catch {
             logger.error("rejected snapshot; keeping the last good one", metadata: ["reason": "\(error)"])
@@ -280,6 +366,27 @@ public final class SnapshotReader: Sendable {
         }
         onOutcome(outcome)
         return outcome
+    }
+
+    /// Applies the deltas after the served generation, if the manifest names it; false when it
+    /// does not (or a delta did not apply).
+    private func applyDeltas(_ manifest: Manifest) async throws -> Bool {
+        guard let served = current(), let k = manifest.parts.firstIndex(where: { ($0.epoch, $0.generation) == served }) else { return false }
+        var after = served
+        for part in manifest.parts[(k + 1)...] {
+            let delta = try DeltaCodec.decode(
+                try await Self.fetchBytes(part, client: client, configuration: configuration), uncompressedSize: part.uncompressedSize)
+            try Self.check(delta.epoch, delta.generation, against: part)
+            guard install(.delta(delta, after: after), manifest.size) else { return false }
+            after = (delta.epoch, delta.generation)
+        }
+        return true
+    }
+
+    static func check(_ epoch: UInt64, _ generation: UInt64, against part: Manifest.Part) throws {
+        guard (epoch, generation) == (part.epoch, part.generation) else {
+            throw SnapshotStoreError.corrupt("manifest says \(part.epoch)/\(part.generation), data says \(epoch)/\(generation)")
+        }
     }
 
     static func parseManifest(_ configMap: ConfigMap) throws -> Manifest {
@@ -290,9 +397,21 @@ public final class SnapshotReader: Sendable {
         do { manifest = try JSONDecoder().decode(Manifest.self, from: Data(text.utf8)) } catch {
             throw SnapshotStoreError.corrupt("manifest does not parse: \(error)")
         }
-        guard manifest.format == Manifest.format else { throw SnapshotStoreError.corrupt("unknown format \(manifest.format)") }
-        guard !manifest.chunks.isEmpty, manifest.chunks.reduce(0, { $0 + $1.size }) == manifest.size else {
-            throw SnapshotStoreError.corrupt("manifest chunk sizes do not add up")
+        guard manifest.format == Manifest.format || manifest.format == Manifest.formatV1 else {
+            throw SnapshotStoreError.corrupt("unknown format \(manifest.format)")
+        }
+        var previous: (UInt64, UInt64)?
+        for part in manifest.parts {
+            guard !part.chunks.isEmpty, part.chunks.reduce(0, { $0 + $1.size }) == part.size else {
+                throw SnapshotStoreError.corrupt("manifest chunk sizes do not add up")
+            }
+            if let previous, (part.epoch, part.generation) <= previous {
+                throw SnapshotStoreError.corrupt("manifest parts are not in generation order")
+            }
+            previous = (part.epoch, part.generation)
+        }
+        guard let last = manifest.parts.last, (last.epoch, last.generation) == (manifest.epoch, manifest.generation) else {
+            throw SnapshotStoreError.corrupt("manifest generation is not its last part's")
         }
         return manifest
     }
@@ -306,10 +425,25 @@ public final class SnapshotReader: Sendable {
         }
     }
 
-    static func fetchSnapshot(_ manifest: Manifest, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> Snapshot {
+    /// The whole state a manifest names: its base with every delta applied.
+    static func fetchState(_ manifest: Manifest, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> Snapshot {
+        var state = try SnapshotCodec.decode(
+            try await fetchBytes(manifest.base, client: client, configuration: configuration), uncompressedSize: manifest.base.uncompressedSize)
+        try check(state.epoch, state.generation, against: manifest.base)
+        for part in manifest.deltas {
+            let delta = try DeltaCodec.decode(
+                try await fetchBytes(part, client: client, configuration: configuration), uncompressedSize: part.uncompressedSize)
+            try check(delta.epoch, delta.generation, against: part)
+            do { state = try state.applying(delta) } catch { throw SnapshotStoreError.corrupt("delta \(part.generation): \(error)") }
+        }
+        return state
+    }
+
+    /// One part's compressed bytes, every chunk and the whole checked.
+    static func fetchBytes(_ part: Manifest.Part, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> [UInt8] {
         var compressed: [UInt8] = []
-        compressed.reserveCapacity(manifest.size)
-        for chunk in manifest.chunks {
+        compressed.reserveCapacity(part.size)
+        for chunk in part.chunks {
             let cm: ConfigMap
             do {
                 cm = try await client.get(ConfigMap.self, namespace: configuration.namespace, name: chunk.name)
@@ -324,7 +458,7 @@ public final class SnapshotReader: Sendable {
             }
             compressed.append(contentsOf: data)
         }
-        guard Checksum.crc32(compressed) == manifest.crc32 else { throw SnapshotStoreError.corrupt("snapshot checksum mismatch") }
-        return try SnapshotCodec.decode(compressed, uncompressedSize: manifest.uncompressedSize)
+        guard Checksum.crc32(compressed) == part.crc32 else { throw SnapshotStoreError.corrupt("snapshot checksum mismatch") }
+        return compressed
     }
 }

@@ -28,15 +28,15 @@ public struct LeaderPipeline: LeaderWork {
     public var minWriteInterval: Duration
     public var targets: LeaderInput<DiscoveryDelta>
     public var collectors: LeaderInput<[Collector]>
-    /// Called with each committed snapshot (the leader serves what it committed, at once).
-    public var committed: @Sendable (Snapshot) -> Void
+    /// Called with each commit (the leader serves what it committed, at once).
+    public var committed: @Sendable (Committed) -> Void
     public var logger: Logger
     let metrics: Metrics
 
     public init(
         identity: String, writer: SnapshotWriter, allocation: AllocatorConfiguration, minWriteInterval: Duration,
         targets: @escaping LeaderInput<DiscoveryDelta>, collectors: @escaping LeaderInput<[Collector]>,
-        committed: @escaping @Sendable (Snapshot) -> Void, metrics: any MetricsFactory, logger: Logger
+        committed: @escaping @Sendable (Committed) -> Void, metrics: any MetricsFactory, logger: Logger
     ) {
         self.identity = identity
         self.writer = writer
@@ -139,12 +139,13 @@ public struct LeaderPipeline: LeaderWork {
                 }
             }
             var state = LeaderState(configuration: allocation, seed: seed)
-            var last: Snapshot?
             var lastWrite: ContinuousClock.Instant?
             var seen: (jobs: Set<String>, collectors: Set<String>) = ([], [])
-            // The committed snapshot under the new epoch: fences the previous leader now,
-            // without waiting for discovery (which cannot change what is committed until it ends).
-            if let seed { waker.yield() ; last = seed }
+            // The new epoch is not stored yet. With a seed it is stored at once (the committed
+            // state under the new epoch: it fences the previous leader without waiting for
+            // discovery, which cannot change what is committed until it ends).
+            var fenced = false
+            if seed != nil { waker.yield() }
             for await _ in wake {
                 if let lastWrite {
                     // Coalesce: let more changes arrive until the interval has passed.
@@ -154,7 +155,6 @@ public struct LeaderPipeline: LeaderWork {
                     defer { pending.delta = nil }
                     return pending
                 }
-                var next: Snapshot
                 if let collectors, state.ready || delta?.full == true {
                     let allocationStart = clock.now
                     let outcome = state.apply(delta, collectors: collectors)
@@ -164,8 +164,6 @@ public struct LeaderPipeline: LeaderWork {
                     metrics.fallback.increment(by: state.fallbackCount)
                     metrics.unassigned.record(state.unassignable)
                     record(state, discovered: delta?.discovered ?? [:], seen: &seen)
-                    next = state.snapshot(epoch: epoch, leader: identity)
-                    if let last, last.epoch == epoch, last.sameContent(as: next) { continue }
                 } else if let delta {
                     // Collectors not known yet: keep the difference for when they are.
                     inbox.withLockedValue { pending in
@@ -173,15 +171,19 @@ public struct LeaderPipeline: LeaderWork {
                         if let later = pending.delta { kept.merge(later) }
                         pending.delta = kept
                     }
-                    continue
-                } else if let seed, last?.epoch != epoch {
-                    next = seed
-                } else {
-                    continue
+                    if fenced || seed == nil { continue }
                 }
-                next.createdAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
+                let change = state.ready ? state.pendingDelta() : SnapshotDelta(epoch: epoch, generation: 0, createdAtMillis: 0, leader: identity)
+                if change.isEmpty, fenced || !state.ready && seed == nil { continue }
+                var stamped = change
+                stamped.createdAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
+                let basis = state.basis
+                let written: SnapshotWriter.Committed
                 do {
-                    next = try await writer.commit(next, epoch: epoch, leader: identity)
+                    let current = state
+                    written = try await writer.commit(stamped, after: basis, epoch: epoch, leader: identity) { after in
+                        after ? current.snapshot(epoch: epoch, leader: identity) : current.committedSnapshot()
+                    }
                 } catch let error as SnapshotStoreError {
                     metrics.writeFailures.increment()
                     logger.error("stopping leader work: \(error)")
@@ -194,20 +196,28 @@ public struct LeaderPipeline: LeaderWork {
                     waker.yield()
                     continue
                 }
+                state.committed(written)
+                fenced = true
                 metrics.writes.increment()
                 lastWrite = clock.now
-                last = next
                 logger.info(
                     "committed snapshot",
                     metadata: [
-                        "epoch": "\(next.epoch)", "generation": "\(next.generation)", "targets": "\(next.targets.count)",
-                        "collectors": "\(next.collectors.count)",
+                        "epoch": "\(written.epoch)", "generation": "\(written.generation)", "targets": "\(state.count)",
+                        "collectors": "\(state.collectors.count)", "change": "\(Self.describe(written))",
                     ])
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
-                committed(next)
+                committed(Committed(written: written, basis: basis))
                 await writer.collectGarbage()
             }
             group.cancelAll()
+        }
+    }
+
+    static func describe(_ written: SnapshotWriter.Committed) -> String {
+        switch written {
+        case .full(let s): "whole state, \(s.targets.count) targets"
+        case .delta(let d): "+\(d.upserted.count) -\(d.removed.count) targets" + (d.collectors == nil ? "" : ", collectors") + (d.jobs == nil ? "" : ", jobs")
         }
     }
 
@@ -232,17 +242,10 @@ public struct LeaderPipeline: LeaderWork {
     }
 }
 
-extension Snapshot {
-    /// Same jobs, collectors, targets and assignment (epoch, generation, time and leader aside).
-    func sameContent(as other: Snapshot) -> Bool {
-        jobs == other.jobs && collectors == other.collectors && targets == other.targets
-    }
-}
-
 /// The leader's targets and their assignment, kept across the writes of one term and fed
 /// with differences only: a discovery delta or a collector change moves what it must, nothing
-/// else.
-struct LeaderState {
+/// else. It also knows what is committed, so each write stores only what changed since.
+struct LeaderState: Sendable {
     struct Outcome {
         var moves = 0
         var collectorsChanged = false
@@ -254,9 +257,6 @@ struct LeaderState {
     }
 
     private let configuration: AllocatorConfiguration
-    /// The committed assignment at the start of the term, by (job, served labels): what the
-    /// first allocation keeps (`least-weighted`; consistent hashing needs no memory).
-    private var seed: [SeedKey: String]
     private var allocator: Allocator?
     private var entries: [TargetID: Entry] = [:]
     private(set) var jobs: [Job] = []
@@ -264,30 +264,28 @@ struct LeaderState {
     /// Discovery has delivered its complete first state.
     private(set) var ready = false
 
-    struct SeedKey: Hashable {
-        var job: String
-        var labels: [UInt8]
-
-        init(job: String, labels: Labels) {
-            self.job = job
-            var bytes: [UInt8] = []
-            for label in labels {
-                bytes.append(contentsOf: label.name.utf8)
-                bytes.append(0xFF)
-                bytes.append(contentsOf: label.value.utf8)
-                bytes.append(0xFF)
-            }
-            self.labels = bytes
-        }
-    }
+    // What is committed: every target's collector by content, the content each identity had,
+    // and the identities changed since.
+    private var committedTargets: [TargetContent: String?] = [:]
+    private var committedContent: [TargetID: TargetContent] = [:]
+    private var committedJobs: [Job] = []
+    private var committedCollectors: [Collector] = []
+    private var dirty: Set<TargetID> = []
+    /// The committed state came from the seed (not from this term's identities): the first
+    /// write compares everything by content.
+    private var compareAll = false
+    /// The generation a delta from here applies to.
+    private(set) var basis: (epoch: UInt64, generation: UInt64)?
 
     init(configuration: AllocatorConfiguration, seed: Snapshot?) {
         self.configuration = configuration
-        var previous: [SeedKey: String] = [:]
-        for target in seed?.targets ?? [] {
-            if let collector = target.collector { previous[SeedKey(job: target.job, labels: target.labels)] = collector }
+        if let seed {
+            for target in seed.targets { committedTargets[TargetContent(target)] = target.collector }
+            committedJobs = seed.jobs
+            committedCollectors = seed.collectors
+            compareAll = true
+            basis = (seed.epoch, seed.generation)
         }
-        self.seed = previous
     }
 
     var count: Int { entries.count }
@@ -310,8 +308,10 @@ struct LeaderState {
             }
             for id in delta.removed where entries[id] != nil { removed.append(id) }
             for id in removed { entries[id] = nil }
+            dirty.formUnion(removed)
             for (id, target) in delta.upserted {
                 let node = TargetNode.name(of: target.labels)
+                dirty.insert(id)
                 if let old = entries[id], old.target.key == target.key, old.node == node {
                     entries[id]!.target = target  // served labels only: stays where it is
                     continue
@@ -332,20 +332,95 @@ struct LeaderState {
             if !added.isEmpty || !removed.isEmpty { moves += allocator.update(added: added, removed: removed) }
             self.allocator = allocator
         } else {
+            // The first allocation of the term keeps the committed assignment (`least-weighted`;
+            // consistent hashing needs no memory), matched by content.
             var previous: [TargetID: String] = [:]
-            if !seed.isEmpty {
-                for (id, entry) in entries {
-                    if let collector = seed[SeedKey(job: entry.target.job, labels: entry.target.labels)] { previous[id] = collector }
+            for (id, entry) in entries {
+                if case let collector?? = committedTargets[TargetContent(job: entry.target.job, labels: entry.target.labels)] {
+                    previous[id] = collector
                 }
             }
             let targets = entries.map { AllocationTarget(id: $0.key, key: $0.value.target.key, node: $0.value.node, weight: 1) }
             allocator = Allocator(configuration: configuration, collectors: infos, targets: targets, previous: previous)
-            seed = [:]
             outcome.collectorsChanged = true
         }
+        for move in moves { dirty.insert(move.target) }
         collectors = next
         outcome.moves = moves.filter(\.isReassignment).count
         return outcome
+    }
+
+    private func content(_ id: TargetID) -> TargetContent? {
+        entries[id].map { TargetContent(job: $0.target.job, labels: $0.target.labels) }
+    }
+
+    /// What changed since the last commit (epoch, generation and time left to the writer).
+    func pendingDelta() -> SnapshotDelta {
+        var delta = SnapshotDelta(epoch: 0, generation: 0, createdAtMillis: 0, leader: "")
+        if collectors != committedCollectors { delta.collectors = collectors }
+        if jobs != committedJobs { delta.jobs = jobs }
+        let allocator = self.allocator
+        if compareAll {
+            var current: [TargetContent: String?] = [:]
+            current.reserveCapacity(entries.count)
+            for (id, entry) in entries {
+                let content = TargetContent(job: entry.target.job, labels: entry.target.labels)
+                let collector = allocator?.collector(for: id)
+                current[content] = collector
+                if committedTargets[content] != .some(collector) {
+                    delta.upserted.append(Target(job: content.job, labels: content.labels, collector: collector))
+                }
+            }
+            for content in committedTargets.keys where current[content] == nil {
+                delta.removed.append(Target(job: content.job, labels: content.labels, collector: nil))
+            }
+        } else {
+            for id in dirty {
+                let old = committedContent[id]
+                let new = content(id)
+                if let old, old != new { delta.removed.append(Target(job: old.job, labels: old.labels, collector: nil)) }
+                if let new {
+                    let collector = allocator?.collector(for: id)
+                    if old != new || committedTargets[new] != .some(collector) {
+                        delta.upserted.append(Target(job: new.job, labels: new.labels, collector: collector))
+                    }
+                }
+            }
+        }
+        return delta
+    }
+
+    /// Records a commit: what it wrote is now what is committed.
+    mutating func committed(_ written: SnapshotWriter.Committed) {
+        switch written {
+        case .full(let snapshot):
+            committedTargets = [:]
+            committedTargets.reserveCapacity(snapshot.targets.count)
+            for target in snapshot.targets { committedTargets[TargetContent(target)] = target.collector }
+            committedJobs = snapshot.jobs
+            committedCollectors = snapshot.collectors
+            if ready {
+                committedContent = [:]
+                for id in entries.keys { committedContent[id] = content(id) }
+                compareAll = false
+            }
+        case .delta(let delta):
+            for target in delta.removed { committedTargets[TargetContent(target)] = nil }
+            for target in delta.upserted { committedTargets[TargetContent(target)] = target.collector }
+            if let jobs = delta.jobs { committedJobs = jobs }
+            if let collectors = delta.collectors { committedCollectors = collectors }
+            if ready {
+                if compareAll {
+                    committedContent = [:]
+                    for id in entries.keys { committedContent[id] = content(id) }
+                    compareAll = false
+                } else {
+                    for id in dirty { committedContent[id] = content(id) }
+                }
+            }
+        }
+        if ready { dirty = [] }
+        basis = (written.epoch, written.generation)
     }
 
     /// The whole state as a snapshot, targets ordered by job then identity.
@@ -355,5 +430,13 @@ struct LeaderState {
         let allocator = self.allocator
         let targets = ordered.map { id, target in Target(job: target.job, labels: target.labels, collector: allocator?.collector(for: id)) }
         return Snapshot(epoch: epoch, generation: 0, createdAtMillis: 0, leader: leader, collectors: collectors, jobs: jobs, targets: targets)
+    }
+
+    /// The committed state as a snapshot (for a new base).
+    func committedSnapshot() -> Snapshot {
+        let targets = committedTargets.map { Target(job: $0.key.job, labels: $0.key.labels, collector: $0.value) }
+        return Snapshot(
+            epoch: basis?.epoch ?? 0, generation: basis?.generation ?? 0, createdAtMillis: 0, leader: "", collectors: committedCollectors,
+            jobs: committedJobs, targets: targets)
     }
 }

@@ -4,7 +4,7 @@ public import KubernetesClient
 public import LeaderElection
 public import Logging
 public import Metrics
-public import Snapshot
+import Snapshot
 public import NIOCore
 import NIOConcurrencyHelpers
 public import Prometheus
@@ -32,6 +32,12 @@ public struct ReplicaSettings: Sendable {
     }
 }
 
+/// A commit of the leader's, as it installs it: what was written and the generation a delta follows.
+public struct Committed: Sendable {
+    public var written: SnapshotWriter.Committed
+    public var basis: (epoch: UInt64, generation: UInt64)?
+}
+
 /// What the leader does during one term; cancelled when the term ends.
 public protocol LeaderWork: Sendable {
     func lead(term: LeaderTerm) async
@@ -46,7 +52,7 @@ public struct ClusterRole: Sendable {
     /// Builds the leader's pipeline from the writer, the replica's metrics and the callback
     /// that serves a commit.
     public typealias PipelineFactory = @Sendable (
-        SnapshotWriter, any MetricsFactory, _ committed: @escaping @Sendable (Snapshot) -> Void
+        SnapshotWriter, any MetricsFactory, _ committed: @escaping @Sendable (Committed) -> Void
     ) -> any LeaderWork
     public var pipeline: PipelineFactory
     /// The strategy the leader runs, which the HTML views explain.
@@ -165,10 +171,16 @@ public final class Replica: ServiceLifecycle.Service {
         let reader = SnapshotReader(
             client: cluster.client, configuration: cluster.store, logger: logger,
             current: { responder.installed },
-            install: { snapshot, bytes in
-                guard responder.installIfNewer(snapshot) else { return }
+            install: { installation, bytes in
+                let done: Bool
+                switch installation {
+                case .full(let snapshot): done = responder.installIfNewer(snapshot)
+                case .delta(let delta, let after): done = responder.apply(delta, after: after)
+                }
+                guard done else { return false }
                 installed.increment()
                 storedBytes.record(bytes)
+                return true
             },
             onOutcome: { outcome in
                 switch outcome {
@@ -179,9 +191,14 @@ public final class Replica: ServiceLifecycle.Service {
             })
         let writer = SnapshotWriter(
             client: cluster.client, configuration: cluster.store, logger: logger, mayWrite: { elector.holdsFreshLease })
-        let pipeline = cluster.pipeline(writer, metrics) { snapshot in
+        let pipeline = cluster.pipeline(writer, metrics) { commit in
             // The reader would also see it; installing here makes the leader serve its commit at once.
-            responder.installIfNewer(snapshot)
+            switch commit.written {
+            case .full(let snapshot): responder.installIfNewer(snapshot)
+            case .delta(let delta):
+                if let basis = commit.basis, responder.apply(delta, after: basis) { break }
+                // Not on the generation the delta follows: the reader loads the whole state.
+            }
         }
         group.addTask { await reader.run() }
         group.addTask { await elector.run { term in await pipeline.lead(term: term) } }

@@ -131,7 +131,7 @@ struct ClusterTests {
             var ports: [Int] = []
             var processes: [BackgroundProcess?] = []
             var logs: [String] = []
-            defer { for p in processes { p?.stop() } }
+            defer { for p in processes { p?.terminate() } }
             for i in 0..<3 {
                 let identity = EmulatedCluster.replicaIdentity(i)
                 let kubeconfig = cluster.dir.appendingPathComponent("kubeconfig-\(i)").path
@@ -175,7 +175,7 @@ struct ClusterTests {
             // and commits under its own epoch.
             let leader = processes[firstIndex]
             processes[firstIndex] = nil
-            try await offPool { leader?.stop() }
+            await leader?.stop()
             let tookOver = await eventually(timeout: 40) {
                 guard let h = holder(), !h.isEmpty, h != first else { return false }
                 return emulator.auditLog.contains { $0.identity == h && $0.resource == "configmaps" }
@@ -190,10 +190,10 @@ struct ClusterTests {
             // lease to a follower on its way out.
             let current = holder()
             for i in 0..<3 where EmulatedCluster.replicaIdentity(i) != current {
-                processes[i]?.stop()
+                await processes[i]?.stop()
                 processes[i] = nil
             }
-            for p in processes { p?.stop() }
+            for p in processes { await p?.stop() }
             processes = []
 
             let replicas = Set((0..<3).map(EmulatedCluster.replicaIdentity))

@@ -132,7 +132,7 @@ struct KubectlTests {
         let kubeconfig = dir.appendingPathComponent("kubeconfig").path
         let log = dir.appendingPathComponent("log").path
         let process = try BackgroundProcess(binary, ["--port", "0", "--kubeconfig-out", kubeconfig, "--pods", "3"], log: log)
-        defer { process.stop() }
+        defer { process.terminate() }
         #expect(await eventually { FileManager.default.fileExists(atPath: kubeconfig) })
         let pods = try await runTool("kubectl", ["--kubeconfig", kubeconfig, "get", "pods", "-o", "name"])
         #expect(pods.status == 0, "\(pods.stderr)")

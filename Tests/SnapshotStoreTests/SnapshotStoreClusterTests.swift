@@ -32,14 +32,30 @@ import Testing
         try await emulator.shutdown()
     }
 
-    /// A reader whose "served" state is a box, so outcomes can be asserted one by one.
+    /// A reader whose "served" state is a box, so outcomes can be asserted one by one; it counts
+    /// whole states and deltas installed.
     final class Served: Sendable {
         let current = NIOLockedValueBox<Snapshot?>(nil)
+        let installs = NIOLockedValueBox((full: 0, deltas: 0))
         func reader(_ client: KubernetesClient) -> SnapshotReader {
             SnapshotReader(
                 client: client, configuration: SnapshotStoreClusterTests.store, logger: SnapshotStoreClusterTests.quiet,
                 current: { self.current.withLockedValue { $0.map { ($0.epoch, $0.generation) } } },
-                install: { snapshot, _ in self.current.withLockedValue { $0 = snapshot } })
+                install: { installation, _ in
+                    self.current.withLockedValue { current in
+                        switch installation {
+                        case .full(let snapshot):
+                            current = snapshot
+                            self.installs.withLockedValue { $0.full += 1 }
+                            return true
+                        case .delta(let delta, let after):
+                            guard let base = current, (base.epoch, base.generation) == after, let next = try? base.applying(delta) else { return false }
+                            current = next
+                            self.installs.withLockedValue { $0.deltas += 1 }
+                            return true
+                        }
+                    }
+                })
         }
     }
 
@@ -53,9 +69,9 @@ import Testing
             let writer = SnapshotWriter(client: client, configuration: Self.store, logger: Self.quiet)
             let committed = try await writer.commit(snapshot, epoch: 1, leader: "ta-1")
             let manifest = try SnapshotReader.parseManifest(try await manifestMap(client))
-            #expect(manifest.chunks.count >= 3, "\(manifest.chunks.count) chunks for \(manifest.size) bytes")
-            for chunk in manifest.chunks { #expect(chunk.size <= Self.store.chunkSize) }
-            print("100k targets: \(manifest.size) bytes in \(manifest.chunks.count) ConfigMaps (\(manifest.size / 100_000) B/target)")
+            #expect(manifest.base.chunks.count >= 3, "\(manifest.base.chunks.count) chunks for \(manifest.size) bytes")
+            for chunk in manifest.base.chunks { #expect(chunk.size <= Self.store.chunkSize) }
+            print("100k targets: \(manifest.size) bytes in \(manifest.base.chunks.count) ConfigMaps (\(manifest.size / 100_000) B/target)")
             let served = Served()
             let outcome = await served.reader(client).load(try await manifestMap(client))
             #expect(outcome == .installed(epoch: 1, generation: 1))
@@ -82,7 +98,7 @@ import Testing
             let second = try await writer.commit(sampleSnapshot(targets: 2_100, seed: 7), epoch: 2, leader: "ta-1")
             #expect(second.generation == 2)
             let manifest = try SnapshotReader.parseManifest(try await manifestMap(client))
-            let chunkName = manifest.chunks[0].name
+            let chunkName = manifest.base.chunks[0].name
             var chunk = try await client.get(ConfigMap.self, namespace: "default", name: chunkName)
             var bytes = try #require(chunk.binaryData?[SnapshotStoreConfiguration.chunkKey])
             bytes[bytes.count / 2] ^= 0xFF
@@ -124,6 +140,7 @@ import Testing
             var stale = try await manifestMap(client)
             var old = try SnapshotReader.parseManifest(stale)
             old.epoch = 4
+            old.base.epoch = 4
             stale.data = [SnapshotStoreConfiguration.manifestKey: String(decoding: try JSONEncoder().encode(old), as: UTF8.self)]
             #expect(await reader.load(stale) == .stale(epoch: 4, generation: 1))
             #expect(served.current.withLockedValue { $0?.epoch } == 5)
@@ -142,7 +159,7 @@ import Testing
                 let committed = try await writer.commit(sampleSnapshot(targets: 500, seed: UInt64(generation)), epoch: 1, leader: "ta-1")
                 #expect(await eventually(timeout: 20) { served.current.withLockedValue { $0 } == committed })
             }
-            // Superseded chunks are collected: only the last two generations' remain.
+            // Superseded chunks are collected: only the last two manifests' remain (whole writes here).
             await writer.collectGarbage()
             let (items, _) = try await client.listAll(
                 ConfigMap.self, namespace: "default", options: ListOptions(labelSelector: "\(SnapshotStoreConfiguration.snapshotLabel)=ta-snapshot"))
@@ -151,5 +168,97 @@ import Testing
             following.cancel()
             await following.value
         }
+    }
+
+    /// A write stores what changed: a reader on the generation before applies only the delta,
+    /// a fresh reader loads the base and every delta, and both serve the same state. Past
+    /// `maxDeltas` the committed state is stored again as a base under its own generation, so a
+    /// reader that holds it still applies only the next delta. Chunks named by the manifest are
+    /// never collected.
+    @Test func deltasAfterABaseAndCompaction() async throws {
+        try await withStore { _, client in
+            let writer = SnapshotWriter(client: client, configuration: Self.store, logger: Self.quiet)
+            await writer.setMaxDeltas(3)
+            var state = try await writer.commit(sampleSnapshot(targets: 1_000), epoch: 1, leader: "ta-1")
+            let follower = Served()
+            let reader = follower.reader(client)
+            #expect(await reader.load(try await manifestMap(client)) == .installed(epoch: 1, generation: 1))
+            var random = SeededRandom(state: 42)
+            for round in 0..<6 {
+                // Move some targets, drop some, add some.
+                var delta = SnapshotDelta(epoch: 0, generation: 0, createdAtMillis: Int64(round), leader: "")
+                let picked = state.targets.shuffled(using: &random).prefix(30)
+                for t in picked.prefix(10) { delta.removed.append(t) }
+                for t in picked.dropFirst(10) {
+                    delta.upserted.append(Target(job: t.job, labels: t.labels, collector: state.collectors.randomElement(using: &random)?.name))
+                }
+                delta.upserted.append(
+                    Target(job: state.jobs[0].name, labels: Labels([("__address__", "10.9.\(round).1:80"), ("round", "\(round)")]), collector: nil))
+                let basis = (state.epoch, state.generation)
+                let before = state
+                let change = delta
+                let written = try await writer.commit(change, after: basis, epoch: 1, leader: "ta-1") { after in
+                    after ? try! before.applying(change) : before
+                }
+                guard case .delta(let stored) = written else {
+                    Issue.record("round \(round) wrote the whole state")
+                    return
+                }
+                state = try before.applying(stored)
+                let manifest = try SnapshotReader.parseManifest(try await manifestMap(client))
+                #expect(manifest.parts.count <= 4, "\(manifest.parts.map(\.generation))")
+                #expect(await reader.load(try await manifestMap(client)) == .installed(epoch: 1, generation: state.generation))
+                #expect(follower.current.withLockedValue { $0 }.map { Set($0.targets.map(Entry.init)) } == Set(state.targets.map(Entry.init)))
+                await writer.collectGarbage()
+                let (items, _) = try await client.listAll(
+                    ConfigMap.self, namespace: "default", options: ListOptions(labelSelector: "\(SnapshotStoreConfiguration.snapshotLabel)=ta-snapshot"))
+                #expect(manifest.chunkNames.isSubset(of: Set(items.map(\.name))), "a chunk the manifest names was collected")
+            }
+            // The follower only ever applied deltas after its first load, compactions included.
+            #expect(follower.installs.withLockedValue { $0 } == (full: 1, deltas: 6))
+            // A fresh reader loads base + deltas and gets the same state.
+            let fresh = Served()
+            #expect(await fresh.reader(client).load(try await manifestMap(client)) == .installed(epoch: 1, generation: state.generation))
+            #expect(fresh.current.withLockedValue { $0 }.map { Set($0.targets.map(Entry.init)) } == Set(state.targets.map(Entry.init)))
+            #expect(fresh.installs.withLockedValue { $0.full } == 1)
+
+            // A new term's first write is an empty delta: the epoch moves, nothing else.
+            let last = state
+            let term = try await writer.commit(
+                SnapshotDelta(epoch: 0, generation: 0, createdAtMillis: 0, leader: ""), after: (state.epoch, state.generation), epoch: 2,
+                leader: "ta-2"
+            ) { _ in last }
+            #expect(term.epoch == 2 && term.generation == state.generation + 1)
+            #expect(await reader.load(try await manifestMap(client)) == .installed(epoch: 2, generation: state.generation + 1))
+            #expect(follower.installs.withLockedValue { $0 } == (full: 1, deltas: 7))
+        }
+    }
+
+    /// A delta written after a generation that is not the stored one (another writer moved on)
+    /// is written as the whole new state instead.
+    @Test func aDeltaAfterAnotherGenerationIsWrittenWhole() async throws {
+        try await withStore { _, client in
+            let writer = SnapshotWriter(client: client, configuration: Self.store, logger: Self.quiet)
+            let first = try await writer.commit(sampleSnapshot(targets: 100), epoch: 1, leader: "ta-1")
+            let empty = SnapshotDelta(epoch: 0, generation: 0, createdAtMillis: 0, leader: "")
+            let written = try await writer.commit(empty, after: (first.epoch, first.generation + 5), epoch: 1, leader: "ta-1") { _ in first }
+            guard case .full(let whole) = written else {
+                Issue.record("a delta after an unknown generation was appended")
+                return
+            }
+            #expect(whole.generation == 2 && whole.targets == first.targets)
+        }
+    }
+}
+
+/// A target compared as served (job, labels, collector).
+private struct Entry: Hashable {
+    let job: String
+    let labels: [String]
+    let collector: String?
+    init(_ t: Target) {
+        job = t.job
+        labels = t.labels.map { "\($0.name)=\($0.value)" }
+        collector = t.collector
     }
 }

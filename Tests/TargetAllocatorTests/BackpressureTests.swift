@@ -31,7 +31,7 @@ import Testing
             EndToEndTests.Cluster.binary,
             ["--snapshot-file", dir.path("snapshot.json"), "--listen-addr", "127.0.0.1:\(port)", "--event-loop-threads", "1"],
             log: dir.path("replica.log"))
-        defer { replica.stop() }
+        defer { replica.terminate() }
         let path = "/jobs/pods/targets?collector_id=c-0"
         var bodyLength = 0
         #expect(

@@ -57,7 +57,8 @@ import Testing
             try await admin.delete(Pod.self, namespace: EndToEndTests.namespace, name: "collector-\(c)")
         }
 
-        func startReplica(_ i: Int) throws {
+        /// Starts replica `i`, on the given ports when it restarts (as a restarted pod keeps its address).
+        func startReplica(_ i: Int, ports: (http: Int, https: Int)? = nil) throws {
             let identity = "ta-\(i)"
             try dir.write(
                 "kubeconfig-\(i)",
@@ -69,8 +70,8 @@ import Testing
                 contexts: [{name: emu, context: {cluster: emu, user: \(identity), namespace: \(EndToEndTests.namespace)}}]
                 current-context: emu
                 """)
-            let http = try freePort()
-            let https = try freePort()
+            let http = try ports?.http ?? freePort()
+            let https = try ports?.https ?? freePort()
             let process = try BackgroundProcess(
                 Self.binary,
                 [
@@ -150,13 +151,17 @@ import Testing
             return result
         }
 
-        func kill9(_ identity: String) {
-            replicas.withLockedValue { $0.removeValue(forKey: identity) }?.process.kill9()
+        /// Kills a replica with SIGKILL; returns its ports.
+        @discardableResult
+        func kill9(_ identity: String) async -> (http: Int, https: Int)? {
+            guard let replica = replicas.withLockedValue({ $0.removeValue(forKey: identity) }) else { return nil }
+            await replica.process.kill9()
+            return (replica.http, replica.https)
         }
 
         func stop() async {
-            for (_, p) in prometheus.withLockedValue({ $0 }) { p.process.stop() }
-            for (_, r) in replicas.withLockedValue({ $0 }) { r.process.stop() }
+            for (_, p) in prometheus.withLockedValue({ $0 }) { await p.process.stop() }
+            for (_, r) in replicas.withLockedValue({ $0 }) { await r.process.stop() }
             try? await admin.shutdown()
             try? await emulator.shutdown()
             certs.remove()
@@ -216,7 +221,7 @@ import Testing
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }
-            cluster.kill9(leader)
+            let killedPorts = await cluster.kill9(leader)
             let survivors = ["ta-0", "ta-1", "ta-2"].filter { $0 != leader }
             let newTerm = await eventually(timeout: 90) {
                 for s in survivors { guard let e = await cluster.epoch(s), e > epoch else { return false } }
@@ -230,6 +235,12 @@ import Testing
             #expect(await assignment(collectors) == before)
             #expect(duplicates.withLockedValue { $0 } == 0, "a target was discovered by two collectors")
 
+            // The killed replica comes back on its address, as its pod would: Prometheus keeps a
+            // failing SD endpoint's last targets, so until then it holds the old term's answers.
+            let killed = try #require(Int(leader.dropFirst(3)))
+            try cluster.startReplica(killed, ports: killedPorts)
+            #expect(await eventually(timeout: 90) { (await cluster.epoch(leader) ?? 0) > epoch }, "the restarted replica never followed")
+
             // Scale 3 → 4: moves stay within the bound and the Prometheus servers follow.
             try await cluster.addCollector(3)
             try cluster.startPrometheus(collector: "collector-3")
@@ -238,9 +249,13 @@ import Testing
             #expect(
                 await eventually(timeout: 90) {
                     guard let a = await assignment(four), Set(a.keys) == Self.addresses, a.values.contains("collector-3") else { return false }
+                    // Settled: every Prometheus has refreshed from the new assignment, in which no
+                    // collector holds more than the load bound (stale lists exceed it).
+                    let bound = Int((1.05 * Double(targets) / 4).rounded(.up))
+                    guard Dictionary(a.values.map { ($0, 1) }, uniquingKeysWith: +).values.allSatisfy({ $0 <= bound }) else { return false }
                     scaled = a
                     return true
-                })
+                }, "\(cluster.logs())")
             let moved = before.filter { scaled[$0.key] != $0.value }
             // Bounded loads (ε = 0.05): a target moves between old collectors only out of one
             // that the new bound ⌈1.05 · N / 4⌉ fills (it keeps exactly that many).

@@ -68,7 +68,7 @@ import Testing
                     "--config.file=\(dir.path("prometheus.yml"))", "--storage.tsdb.path=\(dir.path("data"))",
                     "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn",
                 ], log: dir.path("prometheus.log"))
-            defer { prometheus.stop() }
+            defer { prometheus.terminate() }
 
             func discovered() async throws -> [[String: String]] {
                 let r = try await runTool("curl", ["-sS", "http://127.0.0.1:\(webPort)/api/v1/targets?state=active"])

@@ -250,15 +250,29 @@ public final class BackgroundProcess: Sendable {
     }
 
     /// Kills the program at once (SIGKILL: no cleanup, as in a crash); the watchdog then exits.
-    public func kill9() {
+    /// Waits on a thread of its own: the two-thread cooperative pool stays free for the tests
+    /// running beside this one.
+    public func kill9() async {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return }
         kill(pid, SIGKILL)
-        process.waitUntilExit()
+        let process = self.process
+        _ = try? await offPool { process.waitUntilExit() }
     }
 
-    public func stop() {
+    /// Asks the program to stop (SIGTERM) without waiting for it: for `defer` blocks, which
+    /// cannot await. The watchdog stops the program and exits.
+    public func terminate() {
         process.terminate()
-        process.waitUntilExit()
+    }
+
+    /// Stops the program (SIGTERM, then waits for it to exit, off the cooperative pool: a
+    /// replica's graceful shutdown takes seconds).
+    public func stop() async {
+        let process = self.process
+        _ = try? await offPool {
+            process.terminate()
+            process.waitUntilExit()
+        }
     }
 }

@@ -106,6 +106,46 @@ nonisolated struct Targetallocator_Snapshot_V1_Target: Sendable {
   init() {}
 }
 
+/// What one generation changes in the state the generation before it left. The manifest names
+/// a base Snapshot and the Deltas after it; replaying them in order gives the current state.
+nonisolated struct Targetallocator_Snapshot_V1_Delta: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var epoch: UInt64 = 0
+
+  var generation: UInt64 = 0
+
+  var createdAtMs: Int64 = 0
+
+  var leader: String = String()
+
+  /// As in Snapshot: every distinct string once, referred to by index.
+  var strings: [String] = []
+
+  /// Set when the collector list changed; collectors is then the whole new list.
+  var collectorsChanged: Bool = false
+
+  var collectors: [Targetallocator_Snapshot_V1_Collector] = []
+
+  /// Set when the job list changed; jobs is then the whole new list.
+  var jobsChanged: Bool = false
+
+  var jobs: [Targetallocator_Snapshot_V1_Job] = []
+
+  /// Targets that appeared, or whose collector changed. A target is its job and labels: a
+  /// target whose labels changed is removed and added.
+  var targets: [Targetallocator_Snapshot_V1_Target] = []
+
+  /// Targets that are gone (job and labels; collector 0).
+  var removed: [Targetallocator_Snapshot_V1_Target] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "targetallocator.snapshot.v1"
@@ -280,6 +320,86 @@ nonisolated extension Targetallocator_Snapshot_V1_Target: SwiftProtobuf.Message,
     if lhs.job != rhs.job {return false}
     if lhs.labels != rhs.labels {return false}
     if lhs.collector != rhs.collector {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Targetallocator_Snapshot_V1_Delta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Delta"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}generation\0\u{3}created_at_ms\0\u{1}leader\0\u{1}strings\0\u{3}collectors_changed\0\u{1}collectors\0\u{3}jobs_changed\0\u{1}jobs\0\u{1}targets\0\u{1}removed\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.generation) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.leader) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.strings) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.collectorsChanged) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.collectors) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.jobsChanged) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.jobs) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.targets) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.removed) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 1)
+    }
+    if self.generation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.generation, fieldNumber: 2)
+    }
+    if self.createdAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 3)
+    }
+    if !self.leader.isEmpty {
+      try visitor.visitSingularStringField(value: self.leader, fieldNumber: 4)
+    }
+    if !self.strings.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.strings, fieldNumber: 5)
+    }
+    if self.collectorsChanged != false {
+      try visitor.visitSingularBoolField(value: self.collectorsChanged, fieldNumber: 6)
+    }
+    if !self.collectors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.collectors, fieldNumber: 7)
+    }
+    if self.jobsChanged != false {
+      try visitor.visitSingularBoolField(value: self.jobsChanged, fieldNumber: 8)
+    }
+    if !self.jobs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.jobs, fieldNumber: 9)
+    }
+    if !self.targets.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.targets, fieldNumber: 10)
+    }
+    if !self.removed.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.removed, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Targetallocator_Snapshot_V1_Delta, rhs: Targetallocator_Snapshot_V1_Delta) -> Bool {
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.generation != rhs.generation {return false}
+    if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.leader != rhs.leader {return false}
+    if lhs.strings != rhs.strings {return false}
+    if lhs.collectorsChanged != rhs.collectorsChanged {return false}
+    if lhs.collectors != rhs.collectors {return false}
+    if lhs.jobsChanged != rhs.jobsChanged {return false}
+    if lhs.jobs != rhs.jobs {return false}
+    if lhs.targets != rhs.targets {return false}
+    if lhs.removed != rhs.removed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
