@@ -172,8 +172,10 @@ struct RunCommand: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
         let replica = try Replica(settings: settings, group: group, logger: logger)
+        // Process metrics first: services stop in reverse order, so they outlive the replica.
         let services = ServiceGroup(
-            configuration: .init(services: [replica], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [ProcessMetrics(registry: replica.registry), replica], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await services.run()
         } catch {

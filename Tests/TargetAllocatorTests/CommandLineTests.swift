@@ -78,7 +78,7 @@ import Testing
 
     /// The operator's `spec.args` rendered as `--name=value`: the CR watcher enabled by flag
     /// (the file has no scrape config), zap's JSON encoder and time encoding, the listener
-    /// from the file's `listen_addr`.
+    /// from the file's `listen_addr`; then the standard process metrics on `/metrics`.
     @Test func startsWithTheOperatorsCommandLine() async throws {
         let harness = try await ReplicaProcessHarness()
         do {
@@ -94,6 +94,7 @@ import Testing
                 snapshot: {min_write_interval: 100ms}
                 prometheus_cr: {scrape_interval: 2.5s, service_monitor_selector: {}}
                 """)
+            let started = Date().timeIntervalSince1970
             try harness.start([
                 "--config-file=\(harness.dir.path("config.yaml"))", "--enable-prometheus-cr-watcher=true", "--zap-devel=false",
                 "--zap-encoder=json", "--zap-log-level=debug", "--zap-stacktrace-level=error", "--zap-time-encoding=iso8601",
@@ -114,11 +115,50 @@ import Testing
             }
             #expect(lines.contains { $0.contains(#""level":"debug""#) }, "--zap-log-level=debug lets debug lines through")
 
+            try await Self.checkProcessMetrics(base: base, pidFile: harness.dir.path("replica.log.pid"), startedAfter: started)
         } catch {
             await harness.shutdown()
             throw error
         }
         await harness.shutdown()
+    }
+
+    /// `process_*` as client_golang reports them, checked against procps' view of the process.
+    static func checkProcessMetrics(base: String, pidFile: String, startedAfter: Double) async throws {
+        let pid = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        var metrics: [String: Double] = [:]
+        _ = await eventually(timeout: 30) {
+            guard let answer = await ReplicaProcessHarness.get(base + "/metrics") else { return false }
+            metrics = [:]
+            for line in answer.body.split(separator: "\n") where line.hasPrefix("process_") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let value = Double(parts[1]) { metrics[String(parts[0])] = value }
+            }
+            return metrics["process_open_fds"] != nil && metrics["process_cpu_seconds_total", default: 0] > 0
+        }
+        let ps = try await runTool("ps", ["-o", "rss=,vsz=,etimes=,times=", "-p", pid])
+        let fields = ps.stdout.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+        try #require(fields.count == 4, "ps: \(ps.stdout)")
+        let (rss, vsz, elapsed, cpu) = (fields[0] * 1024, fields[1] * 1024, fields[2], fields[3])
+        let now = Date().timeIntervalSince1970
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        let maxOpenFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }?.split(separator: " ", omittingEmptySubsequences: true)[3]
+        let openFDs = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+
+        let resident = try #require(metrics["process_resident_memory_bytes"])
+        #expect(resident > rss / 2 && resident < rss * 2, "resident \(resident) vs ps \(rss)")
+        let virtual = try #require(metrics["process_virtual_memory_bytes"])
+        #expect(virtual > vsz * 0.8 && virtual < vsz * 1.25, "virtual \(virtual) vs ps \(vsz)")
+        let start = try #require(metrics["process_start_time_seconds"])
+        #expect(start >= startedAfter - 2 && start <= now, "start \(start), launched at \(startedAfter)")
+        #expect(abs((now - elapsed) - start) <= 3, "start \(start) vs ps \(now - elapsed)")
+        let cpuSeconds = try #require(metrics["process_cpu_seconds_total"])
+        #expect(cpuSeconds > 0 && cpuSeconds <= cpu + 1, "cpu \(cpuSeconds) vs ps \(cpu)")
+        #expect(metrics["process_max_fds"] == maxOpenFiles.flatMap { Double($0) }, "max fds vs /proc/limits \(maxOpenFiles ?? "")")
+        let open = try #require(metrics["process_open_fds"])
+        // Sockets come and go (API watches, HTTP clients), and the metric is up to 2 s old.
+        #expect(open > 5 && abs(open - Double(openFDs)) <= max(10, Double(openFDs) / 2), "open fds \(open) vs \(openFDs)")
+        #expect(metrics["process_virtual_memory_max_bytes"] != nil)
     }
 
     @Test func statusShowsUnreachableReplicasAndFailsWhenNoneAnswers() async throws {
