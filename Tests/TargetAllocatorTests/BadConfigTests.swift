@@ -156,6 +156,9 @@ import Testing
         #expect(problem.utf8.count < 400, "\(problem.utf8.count) bytes")
         #expect(problem.hasPrefix("not valid YAML at line 1, column 1000012: "), "\(problem)")
         #expect(problem.contains("⟨here⟩}"), "\(problem)")
+        // An error early in a long line: the excerpt stops a few dozen characters after it.
+        let early = Self.problems("a: {b: c] " + String(repeating: "x", count: 1_000_000) + "\n")
+        #expect(early.count == 1 && early[0].utf8.count < 400 && early[0].contains("line 1, column 9"), "\(early.first?.prefix(500) ?? "")")
         // Duplicate keys: Yams' own message would quote the whole file.
         let duplicate = "a: 1\nb: " + String(repeating: "y", count: 100_000) + "\na: 2\n"
         let dup = Self.problems(duplicate)
