@@ -34,7 +34,8 @@ struct ValidateCommand: AsyncParsableCommand {
         for warning in config.warnings { say("\(configFile): warning: \(warning)") }
         var problems: [String] = []
         do { _ = try config.allocatorConfiguration() } catch let error as AllocatorConfig.Problems { problems += error.problems }
-        let found = ScrapeConfigModel.normalize(global: config.global, scrapeConfigs: config.scrapeConfigs)
+        let found = ScrapeConfigModel.check(global: config.global, scrapeConfigs: config.scrapeConfigs)
+        for warning in found.warnings { say("\(configFile): warning: \(ConfigText.bounded(warning))") }
         problems += found.problems.map { ConfigText.bounded($0) }
         for job in found.jobs {
             do throws(RelabelError) {

@@ -53,6 +53,13 @@ import Testing
         #expect(cr.status == 1)
         #expect(cr.stdout.contains("error: prometheus_cr.scrape_interval: \"1d\": unknown unit \"d\""), "\(cr.stdout)")
 
+        // A mechanism Prometheus has and this allocator does not discover with: valid upstream,
+        // so a warning here (its job is served, its targets are not discovered).
+        try dir.write("ec2.yaml", "config:\n  scrape_configs:\n  - job_name: cloud\n    ec2_sd_configs: [{region: eu-west-1}]\n")
+        let ec2 = try await runTool(Self.binary, ["validate", "--config-file", dir.path("ec2.yaml")])
+        #expect(ec2.status == 0, "\(ec2.stdout)")
+        #expect(ec2.stdout.contains("warning: scrape_configs[0].ec2_sd_configs: job \"cloud\""), "\(ec2.stdout)")
+
         // A file without scrape configs is valid for a replica started with the watcher flag.
         try dir.write("empty.yaml", "collector_namespace: x\n")
         #expect(try await runTool(Self.binary, ["validate", "--config-file", dir.path("empty.yaml")]).status == 1)

@@ -67,31 +67,54 @@ public enum ScrapeConfigModel {
         var escapingScheme = "allow-utf-8"
     }
 
+    /// The jobs, and problems and warnings together in file order (jobs with problems are
+    /// left out; a warning, such as a service-discovery mechanism not supported here, keeps
+    /// its job).
     public static func normalize(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], problems: [String]) {
+        let found = walk(global: global, scrapeConfigs: scrapeConfigs)
+        return (found.jobs, found.messages.map(\.text))
+    }
+
+    /// `normalize`, with warnings apart from problems (`validate` fails only on problems).
+    public static func check(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], problems: [String], warnings: [String]) {
+        let found = walk(global: global, scrapeConfigs: scrapeConfigs)
+        return (found.jobs, found.messages.filter { !$0.isWarning }.map(\.text), found.messages.filter(\.isWarning).map(\.text))
+    }
+
+    private static func walk(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], messages: [(isWarning: Bool, text: String)]) {
         var problems: [String] = []
+        var messages: [(isWarning: Bool, text: String)] = []
         let g = parseGlobal(global, problems: &problems)
+        messages = problems.map { (false, $0) }
+        problems = []
         var jobs: [NormalizedJob] = []
         var seen = Set<[UInt8]>()  // job names by their bytes, as Go compares them
         for (i, config) in scrapeConfigs.enumerated() {
             let path = "scrape_configs[\(i)]"
             var jobProblems: [String] = []
             var warnings: [String] = []
+            defer {
+                messages += problems.map { (false, $0) } + warnings.map { (true, $0) }
+                problems = []
+            }
             guard let job = normalizeJob(config, path: path, global: g, problems: &jobProblems, warnings: &warnings) else {
                 problems += jobProblems.isEmpty ? ["\(path): invalid scrape config"] : jobProblems
+                warnings = []
                 continue
             }
             guard jobProblems.isEmpty else {
                 problems += jobProblems
+                warnings = []
                 continue
             }
             guard seen.insert(Array(job.name.utf8)).inserted else {
                 problems.append("\(path).job_name: duplicate job name \"\(ConfigText.excerpt(job.name))\"")
+                warnings = []
                 continue
             }
-            problems += warnings
             jobs.append(job)
         }
-        return (jobs, problems)
+        return (jobs, messages)
     }
 
     // MARK: - global
