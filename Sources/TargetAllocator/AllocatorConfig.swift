@@ -167,9 +167,14 @@ public struct AllocatorConfig: Sendable {
         config.apply(overrides)
         config.validateServing(&reader)
         config.validateDiscovery(&reader)
-        config.warnings = reader.warnings
-        if !reader.problems.isEmpty { throw Problems(problems: reader.problems, warnings: reader.warnings) }
+        config.warnings = Self.capped(reader.warnings, "warnings")
+        if !reader.problems.isEmpty { throw Problems(problems: Self.capped(reader.problems, "problems"), warnings: config.warnings) }
         return config
+    }
+
+    /// At most 100 messages: a file with thousands of bad entries is reported, not echoed.
+    static func capped(_ messages: [String], _ what: String) -> [String] {
+        messages.count <= 100 ? messages : Array(messages.prefix(100)) + ["… and \(messages.count - 100) more \(what)"]
     }
 
     /// The defaults with the environment and flags, for a replica that reads no config file

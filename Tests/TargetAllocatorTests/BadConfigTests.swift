@@ -165,6 +165,13 @@ import Testing
         #expect(dup.count == 1 && dup[0].utf8.count < 400 && dup[0].contains("duplicate key \"a\""), "\(dup)")
     }
 
+    /// Thousands of bad entries are reported as the first hundred and a count.
+    @Test func manyProblemsAreCapped() {
+        let text = "config:\n  scrape_configs:\n" + String(repeating: "  - {job_name: same}\n", count: 5000)
+        let problems = Self.problems(text + "leader_election: {lease_duration: 1s}\n")
+        #expect(problems.count == 101 && problems.last == "… and 4900 more problems", "\(problems.count)")
+    }
+
     /// The same through the command a person runs.
     @Test func validateStaysShortOnHugeBadFiles() async throws {
         let dir = try ScratchDirectory()
