@@ -5,6 +5,8 @@ public import Snapshot
 /// Decides which collector pods may receive targets. A pod is a collector while it is
 /// Running and Ready; one that stops being so is kept for a grace period (a restarting
 /// collector should not reshuffle its targets), and one being deleted is dropped at once.
+/// A grace period of zero turns the readiness check off, as upstream: every scheduled pod
+/// that is not being deleted is a collector, Running and Ready or not.
 public struct CollectorSelection: Sendable {
     public var gracePeriod: Duration
     /// When each pod was last seen healthy (monotonic clock).
@@ -22,7 +24,9 @@ public struct CollectorSelection: Sendable {
             let name = pod.name
             guard !name.isEmpty, pod.metadata.deletionTimestamp == nil else { continue }
             seen.insert(name)
-            if Self.isHealthy(pod) {
+            if gracePeriod == .zero {
+                guard !(pod.spec?.nodeName ?? "").isEmpty else { continue }  // unscheduled: no collector runs yet
+            } else if Self.isHealthy(pod) {
                 lastHealthy[name] = now
             } else if let since = lastHealthy[name], now - since < gracePeriod {
                 // Keep it for the grace period.

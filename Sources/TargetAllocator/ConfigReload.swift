@@ -11,6 +11,9 @@ import NIOConcurrencyHelpers
 public struct ConfigReload: Sendable {
     public var path: String
     public var interval: Duration = .seconds(2)
+    /// The command line's settings, applied over every version of the file as at start (a
+    /// reload must not lose `--enable-prometheus-cr-watcher`).
+    public var overrides = AllocatorConfig.Overrides()
     /// The last valid version and the file bytes last looked at, kept across leadership terms:
     /// a replica that leads again starts from the file as it is now, not from the config it
     /// started with (the file may have changed while another replica led).
@@ -56,12 +59,20 @@ public struct ConfigReload: Sendable {
         }
     }
 
-    private func read() -> Data? { try? Data(contentsOf: URL(fileURLWithPath: path)) }
+    /// The file's bytes, nil if unreadable; never more than one byte past the size limit, so
+    /// an oversized file costs bounded memory and is refused by the parser.
+    private func read() -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.read(upToCount: ConfigYAML.maxFileBytes + 1) ?? Data()
+    }
 
     /// The new version if valid; nil (logged) if not, so the running config stays.
     private func parse(_ data: Data, replacing current: AllocatorConfig, logger: Logger) -> AllocatorConfig? {
         do {
-            let parsed = try AllocatorConfig.parse(String(decoding: data, as: UTF8.self), environment: ProcessInfo.processInfo.environment)
+            let parsed = try AllocatorConfig.parse(
+                String(decoding: data, as: UTF8.self), environment: ProcessInfo.processInfo.environment, overrides: overrides)
+            for warning in parsed.warnings { logger.warning("config: \(warning)", metadata: ["path": "\(path)"]) }
             if parsed.needsRestart(comparedTo: current) {
                 logger.warning("config changed settings that apply only after a restart; reloading discovery only", metadata: ["path": "\(path)"])
             }
@@ -79,6 +90,7 @@ extension AllocatorConfig {
         allocationStrategy != other.allocationStrategy || allocationFallbackStrategy != other.allocationFallbackStrategy
             || collectorNamespace != other.collectorNamespace || collectorSelector != other.collectorSelector
             || leaderElection.leaseName != other.leaderElection.leaseName || leaderElection.leaseDuration != other.leaderElection.leaseDuration
-            || snapshot.configMapName != other.snapshot.configMapName
+            || snapshot.configMapName != other.snapshot.configMapName || listenAddress != other.listenAddress || https != other.https
+            || allowInsecureAuthSecrets != other.allowInsecureAuthSecrets || collectorNotReadyGracePeriod != other.collectorNotReadyGracePeriod
     }
 }

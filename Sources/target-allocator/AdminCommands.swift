@@ -7,36 +7,49 @@ import Relabel
 import TargetAllocator
 
 /// `target-allocator validate`: checks a config file the way a replica would load it, and
-/// reports every problem with its path (exit status 1 if there is any).
+/// reports every problem with its path (exit status 1 if there is any). Warnings (unknown
+/// keys, settings without effect here) are printed as such and do not fail the check.
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check an allocator config file.")
 
     @Option(name: .customLong("config-file"), help: "Path to the allocator config (YAML).")
     var configFile = "/conf/targetallocator.yaml"
 
+    @Flag(
+        name: .customLong("enable-prometheus-cr-watcher"), inversion: .prefixedNo,
+        help: "Check the file as a replica started with this flag reads it.")
+    var enablePrometheusCRWatcher: Bool?
+
     func run() async throws {
+        var overrides = AllocatorConfig.Overrides()
+        overrides.prometheusCREnabled = enablePrometheusCRWatcher
         let config: AllocatorConfig
         do {
-            config = try AllocatorConfig.load(path: configFile, environment: ProcessInfo.processInfo.environment)
+            config = try AllocatorConfig.load(path: configFile, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         } catch let problems as AllocatorConfig.Problems {
-            for problem in problems.problems { say("\(configFile): \(problem)") }
+            for warning in problems.warnings { say("\(configFile): warning: \(warning)") }
+            for problem in problems.problems { say("\(configFile): error: \(problem)") }
             throw ExitCode(1)
         }
+        for warning in config.warnings { say("\(configFile): warning: \(warning)") }
         var problems: [String] = []
         do { _ = try config.allocatorConfiguration() } catch let error as AllocatorConfig.Problems { problems += error.problems }
-        let found = ScrapeConfigModel.normalize(global: config.global, scrapeConfigs: config.scrapeConfigs)
-        problems += found.problems
+        let found = ScrapeConfigModel.check(global: config.global, scrapeConfigs: config.scrapeConfigs)
+        for warning in found.warnings { say("\(configFile): warning: \(ConfigText.bounded(warning))") }
+        problems += found.problems.map { ConfigText.bounded($0) }
         for job in found.jobs {
             do throws(RelabelError) {
                 _ = try JobTargetBuilder(job: job.name, scrapeConfig: job.scrapeConfig, filter: true)
             } catch {
-                problems.append("job \(job.name): \(error)")
+                problems.append(ConfigText.bounded("job \(job.name): \(error)"))
             }
         }
-        for problem in problems { say("\(configFile): \(problem)") }
+        for problem in problems { say("\(configFile): error: \(problem)") }
         guard problems.isEmpty else { throw ExitCode(1) }
+        let targets = found.jobs.reduce(0) { $0 + $1.staticGroups.reduce(0) { $0 + $1.targets.count } }
+        let crWatcher = config.prometheusCREnabled ? ", prometheus_cr enabled" : ""
         say(
-            "\(configFile): valid — \(found.jobs.count) jobs, \(found.jobs.reduce(0) { $0 + $1.staticGroups.reduce(0) { $0 + $1.targets.count } }) static targets, strategy \(config.allocationStrategy), lease \(config.leaderElection.leaseName)"
+            "\(configFile): valid — \(found.jobs.count) jobs, \(targets) static targets\(crWatcher), strategy \(config.allocationStrategy), lease \(config.leaderElection.leaseName)"
         )
     }
 }

@@ -51,5 +51,13 @@ import Testing
                 if jobs == ["a", "b"] { try? dir.write("config.yaml", Self.yaml(jobs: ["c"])) }
                 return jobs == ["c"]
             } == ["c"])
+        // Files a leader must refuse without harm (issue 15): an alias bomb, and a file larger
+        // than any config (read only up to the limit).
+        var bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n"
+        for (name, previous) in zip("bcdefghi", "abcdefgh") { bomb += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]\n" }
+        try dir.write("config.yaml", bomb)
+        #expect(await Self.term(reload, initial: initial) { _ in true } == ["c"])
+        try dir.write("config.yaml", Self.yaml(jobs: ["d"]) + "# " + String(repeating: "x", count: 9 << 20) + "\n")
+        #expect(await Self.term(reload, initial: initial) { _ in true } == ["c"])
     }
 }

@@ -67,31 +67,54 @@ public enum ScrapeConfigModel {
         var escapingScheme = "allow-utf-8"
     }
 
+    /// The jobs, and problems and warnings together in file order (jobs with problems are
+    /// left out; a warning, such as a service-discovery mechanism not supported here, keeps
+    /// its job).
     public static func normalize(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], problems: [String]) {
+        let found = walk(global: global, scrapeConfigs: scrapeConfigs)
+        return (found.jobs, found.messages.map(\.text))
+    }
+
+    /// `normalize`, with warnings apart from problems (`validate` fails only on problems).
+    public static func check(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], problems: [String], warnings: [String]) {
+        let found = walk(global: global, scrapeConfigs: scrapeConfigs)
+        return (found.jobs, found.messages.filter { !$0.isWarning }.map(\.text), found.messages.filter(\.isWarning).map(\.text))
+    }
+
+    private static func walk(global: JSONValue?, scrapeConfigs: [JSONValue]) -> (jobs: [NormalizedJob], messages: [(isWarning: Bool, text: String)]) {
         var problems: [String] = []
+        var messages: [(isWarning: Bool, text: String)] = []
         let g = parseGlobal(global, problems: &problems)
+        messages = problems.map { (false, $0) }
+        problems = []
         var jobs: [NormalizedJob] = []
-        var seen = Set<String>()
+        var seen = Set<[UInt8]>()  // job names by their bytes, as Go compares them
         for (i, config) in scrapeConfigs.enumerated() {
             let path = "scrape_configs[\(i)]"
             var jobProblems: [String] = []
             var warnings: [String] = []
+            defer {
+                messages += problems.map { (false, $0) } + warnings.map { (true, $0) }
+                problems = []
+            }
             guard let job = normalizeJob(config, path: path, global: g, problems: &jobProblems, warnings: &warnings) else {
                 problems += jobProblems.isEmpty ? ["\(path): invalid scrape config"] : jobProblems
+                warnings = []
                 continue
             }
             guard jobProblems.isEmpty else {
                 problems += jobProblems
+                warnings = []
                 continue
             }
-            guard seen.insert(job.name).inserted else {
-                problems.append("\(path).job_name: duplicate job name \"\(job.name)\"")
+            guard seen.insert(Array(job.name.utf8)).inserted else {
+                problems.append("\(path).job_name: duplicate job name \"\(ConfigText.excerpt(job.name))\"")
+                warnings = []
                 continue
             }
-            problems += warnings
             jobs.append(job)
         }
-        return (jobs, problems)
+        return (jobs, messages)
     }
 
     // MARK: - global
@@ -235,12 +258,12 @@ public enum ScrapeConfigModel {
                 }
                 if let s = value.stringValue, !s.isEmpty { out[key] = value }
                 if key == "fallback_scrape_protocol", let s = value.stringValue, !s.isEmpty, !knownProtocols.contains(s) {
-                    problems.append("\(at): unknown scrape protocol \"\(s)\"")
+                    problems.append("\(at): unknown scrape protocol \"\(ConfigText.excerpt(s))\"")
                 }
             case "scrape_protocols":
                 guard let protocols = list(value, at, &problems) else { continue }
                 for (n, p) in protocols.enumerated() where !(p.stringValue.map(knownProtocols.contains) ?? false) {
-                    problems.append("\(at)[\(n)]: unknown scrape protocol \(p.serialized)")
+                    problems.append("\(at)[\(n)]: unknown scrape protocol \(ConfigText.excerpt(p.serialized))")
                 }
                 if Set(protocols).count != protocols.count { problems.append("\(at): duplicated protocol in scrape_protocols") }
                 out[key] = value
@@ -259,7 +282,7 @@ public enum ScrapeConfigModel {
         // Intervals, as `ScrapeConfig.Validate(global)` settles them.
         if let t = timeoutMillis, t > intervalMillis {
             problems.append(
-                "\(path).scrape_timeout: scrape timeout \(ScrapeDuration.format(milliseconds: t)) greater than scrape interval \(ScrapeDuration.format(milliseconds: intervalMillis)) for job \"\(name)\""
+                "\(path).scrape_timeout: scrape timeout \(ScrapeDuration.format(milliseconds: t)) greater than scrape interval \(ScrapeDuration.format(milliseconds: intervalMillis)) for job \"\(ConfigText.excerpt(name))\""
             )
         }
         let timeout = timeoutMillis ?? min(g.timeoutMillis, intervalMillis)
@@ -300,7 +323,7 @@ public enum ScrapeConfigModel {
         switch localValidation {
         case nil: out["metric_name_validation_scheme"] = .string(g.validationScheme)
         case "utf8"?, "legacy"?: break
-        case let other?: problems.append("\(path).metric_name_validation_scheme: unknown name validation method \"\(other)\", must be either '', 'legacy' or 'utf8'")
+        case let other?: problems.append("\(path).metric_name_validation_scheme: unknown name validation method \"\(ConfigText.excerpt(other))\", must be either '', 'legacy' or 'utf8'")
         }
         if out["metric_name_escaping_scheme"]?.stringValue.map({ $0.isEmpty }) ?? true {
             let escaping: String
@@ -379,7 +402,7 @@ public enum ScrapeConfigModel {
         out.setDefault("replacement", .string("$1"))
         let action = (out["action"]?.stringValue ?? "replace").lowercased()
         if !relabelActions.contains(action) {
-            problems.append("\(path).action: unknown relabel action \(out["action"]?.serialized ?? "")")
+            problems.append("\(path).action: unknown relabel action \(ConfigText.excerpt(out["action"]?.serialized ?? ""))")
         }
         out["action"] = .string(action)
         for key in ["separator", "regex", "replacement", "target_label"] {
@@ -457,7 +480,7 @@ public enum ScrapeConfigModel {
                     continue
                 }
                 if !FileSDProvider.isValidPattern(name) {
-                    problems.append("\(path).files[\(n)]: path name \"\(name)\" is not valid for file discovery")
+                    problems.append("\(path).files[\(n)]: path name \"\(ConfigText.excerpt(name))\" is not valid for file discovery")
                 }
                 config.files.append(name)
             }
@@ -563,14 +586,15 @@ public enum ScrapeConfigModel {
 
     static func duration(_ value: JSONValue, _ path: String, _ problems: inout [String]) -> Int64? {
         guard let text = value.stringValue ?? (value == .number("0") ? "0" : nil) else {
-            problems.append("\(path): not a valid duration string: \(value.serialized)")
+            problems.append("\(path): not a valid duration string: \(ConfigText.excerpt(value.serialized))")
             return nil
         }
-        guard let ms = ScrapeDuration.parseMilliseconds(text) else {
-            problems.append("\(path): not a valid duration string: \"\(text)\"")
+        do {
+            return try ScrapeDuration.milliseconds(text)
+        } catch {
+            problems.append("\(path): \(error): \"\(ConfigText.excerpt(text))\"")
             return nil
         }
-        return ms
     }
 
     static func list(_ value: JSONValue, _ path: String, _ problems: inout [String]) -> [JSONValue]? {
