@@ -58,8 +58,8 @@ public final class SnapshotFileSource: Sendable {
             try handle.seek(toOffset: 0)
             var read = size <= maxBytes ? try handle.read(upToCount: size) ?? Data() : nil
             // A file that grew while being read is only too large if it grew past the limit.
-            while let part = read, part.count < maxBytes + 1, let more = try handle.read(upToCount: maxBytes + 1 - part.count),
-                !more.isEmpty
+            while let part = read, part.count <= maxBytes,
+                let more = try handle.read(upToCount: min(maxBytes - part.count, 1 << 20) + 1), !more.isEmpty
             {
                 read!.append(more)
             }
