@@ -68,6 +68,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
     private var awaitingDrain = false
     /// Bytes handed to the channel so far; minus those still buffered, what the socket took.
     private var handedBytes = 0
+    /// `handedBytes` when the channel's buffer was last looked at after a flush.
+    private var handedAtDrainCheck = 0
     private var writtenAtLastProgress = 0
     private var lastWriteProgress: NIODeadline
 
@@ -498,7 +500,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
             return
         }
         context.flush()
-        awaitDrainIfBuffered(context: context)
+        // Looking costs a channel-option call, so only once 16 KiB went out since the last look:
+        // small answers to a peer that stops reading pile up to the channel's high-water mark at
+        // most, which stops reading, and the send timeout looks on its own.
+        if handedBytes - handedAtDrainCheck >= 16 * 1024 {
+            handedAtDrainCheck = handedBytes
+            awaitDrainIfBuffered(context: context)
+        }
     }
 
     /// Bytes written to the channel that the socket has not taken yet.
