@@ -18,7 +18,10 @@
 #   ROUNDS [1]     rounds; the table shows the best of the rounds for each server (noise only ever slows a run down)
 #   LAT_DURATION [3]  seconds of the separate h2load --log-file run used for the h2 p99 (0 = skip)
 #   SCENARIOS ["h1 h2c-m100 h2c-m1 tls-h2-m100 tls-h2-m1"]   (also available: tls-h1)
-#   H1_CONNS [50]  COLLECTORS [3]  TARGETS [100] (per collector)  SERVER_CPU [0]  CLIENT_CPU [1]
+#   H1_CONNS [50]  COLLECTORS [3]  SERVER_CPU [0]  CLIENT_CPU [1]
+#   TARGETS        targets per collector; unset: one run per entry of SIZES ["10 100"], i.e. a 5.8 KB
+#                  answer (a collector's usual answer per job) and a 58 KB one, each with its own table
+#   CONN_MEMORY [1]  after the table, memory per idle plain/TLS/h2c and per stalled connection (conn-memory.py)
 #   TA_BIN         use this target-allocator binary instead of building one
 #   SWIFT_SCRATCH  scratch path for the release build (default: SwiftPM's .build)
 #   NGINX_SENDFILE [off]  KEEP [0] keep the work directory (logs, configs, per-run output)
@@ -34,7 +37,8 @@ LAT_DURATION="${LAT_DURATION:-3}"
 SCENARIOS="${SCENARIOS:-h1 h2c-m100 h2c-m1 tls-h2-m100 tls-h2-m1}"
 H1_CONNS="${H1_CONNS:-50}"
 COLLECTORS="${COLLECTORS:-3}"
-TARGETS="${TARGETS:-100}"
+SIZES="${SIZES:-10 100}"
+CONN_MEMORY="${CONN_MEMORY:-1}"
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
 NGINX_SENDFILE="${NGINX_SENDFILE:-off}"
@@ -82,6 +86,15 @@ if [ -z "${TA_BIN:-}" ]; then
   TA_BIN="$(cd "$repo" && swift build -c release "${scratch[@]}" --show-bin-path)/target-allocator"
 fi
 [ -x "$TA_BIN" ] || die "no executable at $TA_BIN"
+
+# Without TARGETS: one whole run (servers, checks, table) per answer size, same binary.
+if [ -z "${TARGETS:-}" ]; then
+  status=0
+  for size in $SIZES; do
+    TARGETS="$size" TA_BIN="$TA_BIN" "${BASH_SOURCE[0]}" || status=1
+  done
+  exit $status
+fi
 
 # ---------------------------------------------------------------------------- work dir, cleanup
 work="$(mktemp -d /tmp/bench-http.XXXXXX)"
@@ -290,8 +303,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # ---------------------------------------------------------------------------- report
-anchor_of() { case "$1" in h2c-m100) echo h2o ;; *) echo nginx ;; esac; }
-target_of() { case "$1" in h1) echo 1.0 ;; h2c-m100) echo 1.0 ;; tls-h2-m100) echo 1.5 ;; *) echo "" ;; esac; }
+anchor_of() { case "$1" in h2c-m100 | h2c-m1) echo h2o ;; *) echo nginx ;; esac; }
+target_of() { case "$1" in h1) echo 1.0 ;; h2c-m100 | h2c-m1) echo 1.0 ;; tls-h2-m100) echo 1.5 ;; *) echo "" ;; esac; }
 describe() {
   case "$1" in
     h1) echo "HTTP/1.1 wrk -c$H1_CONNS" ;;
@@ -340,4 +353,10 @@ if ls "$work"/run.tls-* >/dev/null 2>&1; then
   echo "TLS as negotiated by h2load with all three: $(cat "$work"/run.tls-* | awk '/^(TLS Protocol|Cipher|Server Temp Key):/ { $1 = $1; print }' | sort -u | paste -sd ';' -)."
 fi
 for key in "${!ERR[@]}"; do echo "errors in $key: ${ERR[$key]}"; done
+if [ "$CONN_MEMORY" = 1 ]; then
+  echo
+  echo "Memory per connection of our server (body $BODY_BYTES B; conn-memory.py):"
+  echo
+  python3 "$here/conn-memory.py" "$PID_OURS" "$P_OURS" "$P_OURS_TLS" "$URL_PATH$QUERY" || log "conn-memory.py failed"
+fi
 exit $fail

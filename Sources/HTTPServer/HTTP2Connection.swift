@@ -21,6 +21,7 @@ final class HTTP2SessionTemplate: @unchecked Sendable {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
         nghttp2_session_callbacks_set_send_data_callback(callbacks, onSendData)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend)
 
         var opt: OpaquePointer?
         nghttp2_option_new(&opt)
@@ -108,6 +109,20 @@ final class HTTP2Connection {
     private let limits: HTTPServerLimits
     private var headerScratch: UnsafeMutableBufferPointer<nghttp2_nv>
     private var upgradeSlot: Int?
+    private let allocator: ByteBufferAllocator
+    /// Size of the last batch, for sizing the next one's buffer.
+    private var lastBatchBytes = 4096
+    /// When the bytes now being received arrived (stream start times for the head timeout).
+    private var receivedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// Streams that have a response body not yet fully sent (the send timeout watches them).
+    private(set) var streamsSendingBody = 0
+    /// Streams whose request has not ended yet (the head timeout watches them).
+    private var unfinishedRequests = 0
+    /// Budget for RST_STREAM frames this server sends (see `HTTPServerLimits.serverResetBurst`).
+    private var resetTokens: Int
+    private var resetTokensRefilledAt: NIODeadline = .uptimeNanoseconds(0)
+    private var resetBudgetExceeded = false
+    private var calmedDown = false
 
     init(
         template: HTTP2SessionTemplate, responder: any HTTPResponder, exchange: HTTPExchange, allocator: ByteBufferAllocator,
@@ -117,7 +132,9 @@ final class HTTP2Connection {
         self.responder = responder
         self.exchange = exchange
         self.limits = template.limits
-        self.output = allocator.buffer(capacity: 4096)
+        self.allocator = allocator
+        self.output = ByteBuffer()
+        self.resetTokens = template.limits.serverResetBurst
         self.headerScratch = .allocate(capacity: 16)
         var s: OpaquePointer?
         let rc = nghttp2_session_server_new2(&s, template.callbacks, Unmanaged.passUnretained(self).toOpaque(), template.options)
@@ -137,9 +154,11 @@ final class HTTP2Connection {
         headerScratch.deallocate()
     }
 
-    /// Feeds received bytes. Returns false when the session must be closed at once.
-    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Feeds received bytes (which arrived at `now`). Returns false when the session must be
+    /// closed at once.
+    func receive(_ bytes: UnsafeRawBufferPointer, now: NIODeadline) -> Bool {
         guard bytes.count > 0 else { return true }
+        receivedAt = now
         if let slot = upgradeSlot {
             upgradeSlot = nil
             if slots[slot].streamID == 1, slots[slot].deferred {
@@ -173,12 +192,25 @@ final class HTTP2Connection {
         outputLimit = limit
         blocked = false
         defer { outputLimit = .max }
-        if output.readableBytes == 0 { output.clear() }
+        if output.capacity == 0 {
+            output = allocator.buffer(capacity: lastBatchBytes)
+        } else if output.readableBytes == 0 {
+            output.clear()
+        }
         while batchBytes < limit {
+            if resetBudgetExceeded, !calmedDown {
+                // Too many resets of our own: tell the peer and end the session (nghttp2 then
+                // wants neither to read nor to write, and the connection is closed).
+                calmedDown = true
+                terminate(errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
+            }
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
             if n < 0 { return .failed }
-            if n == 0 { return blocked ? .limited : .done }
+            if n == 0 {
+                if resetBudgetExceeded, !calmedDown { continue }
+                return blocked ? .limited : .done
+            }
             output.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
         }
         return .limited
@@ -188,9 +220,13 @@ final class HTTP2Connection {
     private var batchBytes: Int { output.readableBytes + slicedBytes }
 
     /// Forgets the batch once the caller has handed `output` and `bodySlices` to the channel.
-    /// `output`'s storage is reused by the next `drainOutput`, after the channel let go of it.
+    /// The channel owns that storage now; the next batch gets its own, so an idle connection
+    /// holds no batch buffer.
     func clearBatch() {
-        output.moveReaderIndex(forwardBy: output.readableBytes)
+        if output.readableBytes > 0 || output.readerIndex > 0 {
+            lastBatchBytes = min(64 * 1024, max(4096, output.writerIndex))
+        }
+        output = ByteBuffer()
         bodySlices.removeAll(keepingCapacity: true)
         slicedBytes = 0
     }
@@ -205,8 +241,20 @@ final class HTTP2Connection {
         nghttp2_session_terminate_session(session, errorCode.rawValue)
     }
 
+    /// The peer will send nothing more (it half-closed): GOAWAY naming the last stream it
+    /// opened, so the streams already begun are answered and the session then finishes.
+    func stopAcceptingStreams() {
+        nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            NGHTTP2_NO_ERROR.rawValue, nil, 0)
+    }
+
     /// Serves an `Upgrade: h2c` request as stream 1 (RFC 7540 §3.2).
-    func upgrade(settingsPayload: [UInt8], head: HTTP1RequestHead, target: UnsafeRawBufferPointer, ifNoneMatch: UnsafeRawBufferPointer?) -> Bool {
+    func upgrade(
+        settingsPayload: [UInt8], head: HTTP1RequestHead, target: UnsafeRawBufferPointer, ifNoneMatch: UnsafeRawBufferPointer?,
+        now: NIODeadline
+    ) -> Bool {
+        receivedAt = now
         let slot = allocateSlot(streamID: 1)
         let rc = settingsPayload.withUnsafeBufferPointer {
             nghttp2_session_upgrade2(
@@ -233,13 +281,25 @@ final class HTTP2Connection {
         return true
     }
 
-    /// Resets streams whose request has not completed within the head timeout; returns
-    /// whether any request is still in flight (the connection is not idle).
-    func expireStalledStreams(now: NIODeadline, timeout: TimeAmount) -> Bool {
-        for i in slots.indices where slots[i].streamID != 0 && !slots[i].responded && now - slots[i].startedAt > timeout {
+    /// Resets streams whose request has not completed within the head timeout.
+    func expireStalledStreams(now: NIODeadline, timeout: TimeAmount) {
+        guard unfinishedRequests > 0 else { return }
+        for i in slots.indices where slots[i].streamID != 0 && !slots[i].responded && now - slots[i].startedAt >= timeout {
+            // Counted as answered: a reset stream waits for nothing more.
+            slots[i].responded = true
+            unfinishedRequests -= 1
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), slots[i].streamID, NGHTTP2_CANCEL.rawValue)
         }
-        return openStreams > 0
+    }
+
+    /// When the oldest stream whose request has not ended began (nil when there is none).
+    var earliestUnfinishedRequest: NIODeadline? {
+        guard unfinishedRequests > 0 else { return nil }
+        var earliest: NIODeadline?
+        for slot in slots where slot.streamID != 0 && !slot.responded {
+            earliest = min(earliest ?? slot.startedAt, slot.startedAt)
+        }
+        return earliest
     }
 
     // MARK: - callback entry points
@@ -281,6 +341,23 @@ final class HTTP2Connection {
         release(slot: i)
     }
 
+    /// Counts the RST_STREAM frames this server sends against a token bucket of
+    /// `serverResetBurst`, refilled at `serverResetRatePerSecond`.
+    fileprivate func sentReset() {
+        let now = NIODeadline.now()
+        let elapsed = (now - resetTokensRefilledAt).nanoseconds
+        let refill = elapsed / 1_000_000_000 * Int64(limits.serverResetRatePerSecond)
+        if refill > 0 {
+            resetTokens = Int(min(Int64(limits.serverResetBurst), Int64(resetTokens) + refill))
+            resetTokensRefilledAt = now
+        }
+        if resetTokens > 0 {
+            resetTokens -= 1
+        } else {
+            resetBudgetExceeded = true
+        }
+    }
+
     /// Appends one DATA frame, unless the batch is not empty and the frame would take it past
     /// `outputLimit`: then returns false and nghttp2 offers the same frame again next time.
     fileprivate func sendData(frameHeader: UnsafePointer<UInt8>, length: Int, slot i: Int) -> Bool {
@@ -316,6 +393,7 @@ final class HTTP2Connection {
 
     private func respond(slot i: Int) {
         slots[i].responded = true
+        unfinishedRequests -= 1
         let streamID = slots[i].streamID
         let decision: HTTPExchange.Decision
         if slots[i].tooLarge {
@@ -349,6 +427,7 @@ final class HTTP2Connection {
             if sendBody {
                 slots[i].representation = representation
                 slots[i].bodyOffset = 0
+                streamsSendingBody += 1
                 var provider = nghttp2_data_provider(
                     source: nghttp2_data_source(ptr: UnsafeMutableRawPointer(bitPattern: i + 1)), read_callback: onReadData)
                 nghttp2_submit_response(session, streamID, headerScratch.baseAddress, headers.count + 1, &provider)
@@ -366,13 +445,16 @@ final class HTTP2Connection {
             slots.append(HTTP2StreamSlot())
             index = slots.count - 1
         }
-        slots[index].reset(streamID: streamID, now: .now())
+        slots[index].reset(streamID: streamID, now: receivedAt)
         openStreams += 1
+        unfinishedRequests += 1
         return index
     }
 
     private func release(slot i: Int) {
         guard slots[i].streamID != 0 else { return }
+        if !slots[i].responded { unfinishedRequests -= 1 }
+        if slots[i].representation != nil { streamsSendingBody -= 1 }
         slots[i].streamID = 0
         slots[i].representation = nil
         freeSlots.append(i)
@@ -427,6 +509,13 @@ private let onFrameRecv: nghttp2_on_frame_recv_callback = { session, frame, user
 private let onStreamClose: nghttp2_on_stream_close_callback = { session, streamID, _, userData in
     if let slot = slotIndex(session, streamID) {
         connection(userData).closeStream(slot: slot)
+    }
+    return 0
+}
+
+private let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData in
+    if let frame, UInt32(frame.pointee.hd.type) == NGHTTP2_RST_STREAM.rawValue {
+        connection(userData).sentReset()
     }
     return 0
 }

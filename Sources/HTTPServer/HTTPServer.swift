@@ -84,7 +84,12 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // At most 2 × 16 KiB read per event-loop tick: with the read gate in the connection
+            // handler this bounds what a flooding, non-reading client can park in memory.
+            .childChannelOption(.maxMessagesPerRead, value: 2)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024))
+            // A request followed at once by FIN is answered before the connection closes.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_NOTSENT_LOWAT)), value: lowat)
             .childChannelInitializer { channel in
                 guard tracker.admit(channel) else {
@@ -96,7 +101,7 @@ public final class HTTPServer: Sendable {
                     try pipeline.addHandler(
                         HTTPConnectionHandler(
                             responder: responder, template: template, connection: connection, metrics: metrics,
-                            sendPass: sendPasses.pass(for: channel.eventLoop)))
+                            sendPass: sendPasses.pass(for: channel.eventLoop), now: channel.eventLoop.now))
                 }
             }
             .bind(host: address.host, port: address.port)

@@ -32,8 +32,15 @@ public enum GoURLEscaping {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Returns nil for a malformed escape (`%zz`, a truncated `%4`), as Go returns an error.
+    /// Returns nil for a malformed escape (`%zz`, a truncated `%4`), as Go returns an error,
+    /// and for bytes that are not UTF-8.
     public static func queryUnescape(_ bytes: some Collection<UInt8>) -> String? {
+        queryUnescapeBytes(bytes).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    /// The unescaped bytes, as Go's `QueryUnescape` returns them (not checked for UTF-8);
+    /// nil for a malformed escape.
+    public static func queryUnescapeBytes(_ bytes: some Collection<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var it = bytes.makeIterator()
@@ -48,7 +55,7 @@ public enum GoURLEscaping {
                 out.append(c)
             }
         }
-        return String(validating: out, as: UTF8.self)
+        return out
     }
 
     private static func hexValue(_ c: UInt8) -> UInt8? {

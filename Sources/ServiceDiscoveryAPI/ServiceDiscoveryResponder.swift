@@ -242,12 +242,17 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         return rendered.perCollector[.init(job: job, collector: collector)] ?? RenderedSnapshot.emptyList
     }
 
-    /// The first value of a query parameter, unescaped like Go's `url.ParseQuery`.
+    /// The first value of a query parameter, unescaped like Go's `url.ParseQuery`, which skips a
+    /// pair with a malformed escape. Go keeps the value's bytes even when they are not UTF-8
+    /// (`%ff`, overlong `%c0%ae`); here those bytes become U+FFFD, a name no collector has (pod
+    /// names are DNS labels), so such a `collector_id` is an unknown collector, not a missing one.
     static func queryValue(_ query: UnsafeRawBufferPointer, name: String) -> String? {
         for pair in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = GoURLEscaping.queryUnescape(parts[0]), key == name else { continue }
-            return parts.count > 1 ? GoURLEscaping.queryUnescape(parts[1]) : ""
+            guard parts.count > 1 else { return "" }
+            guard let value = GoURLEscaping.queryUnescapeBytes(parts[1]) else { continue }
+            return String(decoding: value, as: UTF8.self)
         }
         return nil
     }

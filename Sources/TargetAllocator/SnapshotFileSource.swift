@@ -18,16 +18,27 @@ public final class SnapshotFileSource: Sendable {
         case rejected(String)
     }
 
+    /// Files larger than this are rejected before they are read: parsing takes about 4–5× the
+    /// file's size at its peak (a 200 MiB file: 927 MB), and 128 MiB holds ~200k targets.
+    public static let defaultMaxBytes = 128 * 1024 * 1024
+
     private let path: String
+    private let maxBytes: Int
     private let responder: ServiceDiscoveryResponder
     private let logger: Logger
     /// Size and hash of the file last read: a 100k-target file is tens of MB, not worth keeping.
     private let lastContents = NIOLockedValueBox<(size: Int, hash: Int)?>(nil)
+    /// A file was decoded since the last heap trim (installed or not).
+    private let parsed = NIOLockedValueBox(false)
     private let rejected: Counter
     private let installedCounter: Counter
 
-    public init(path: String, responder: ServiceDiscoveryResponder, metrics: any MetricsFactory, logger: Logger) {
+    public init(
+        path: String, responder: ServiceDiscoveryResponder, metrics: any MetricsFactory, logger: Logger,
+        maxBytes: Int = SnapshotFileSource.defaultMaxBytes
+    ) {
         self.path = path
+        self.maxBytes = maxBytes
         self.responder = responder
         self.logger = logger
         rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "file")], factory: metrics)
@@ -39,7 +50,26 @@ public final class SnapshotFileSource: Sendable {
     public func load() -> Outcome {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                return reject("cannot read \(path): it does not exist or is not readable")
+            }
+            defer { try? handle.close() }
+            let size = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+            var read = size <= maxBytes ? try handle.read(upToCount: size) ?? Data() : nil
+            // A file that grew while being read is only too large if it grew past the limit.
+            while let part = read, part.count <= maxBytes,
+                let more = try handle.read(upToCount: min(maxBytes - part.count, 1 << 20) + 1), !more.isEmpty
+            {
+                read!.append(more)
+            }
+            guard let read, read.count <= maxBytes else {
+                let digest = (size: max(size, read?.count ?? 0), hash: -1)
+                if lastContents.withLockedValue({ $0.map { $0 == digest } ?? false }) { return .unchanged }
+                lastContents.withLockedValue { $0 = digest }
+                return reject("\(path): \(digest.size) bytes, more than the limit of \(maxBytes); not read")
+            }
+            data = read
         } catch {
             return reject("cannot read \(path): \(error.localizedDescription)")
         }
@@ -49,6 +79,7 @@ public final class SnapshotFileSource: Sendable {
         let digest = (size: data.count, hash: hasher.finalize())
         if lastContents.withLockedValue({ $0.map { $0 == digest } ?? false }) { return .unchanged }
         let snapshot: Snapshot
+        parsed.withLockedValue { $0 = true }
         do {
             snapshot = try SnapshotJSON.decode(data)
         } catch {
@@ -73,11 +104,12 @@ public final class SnapshotFileSource: Sendable {
 
     /// Polls the file until cancelled.
     public func run(every interval: Duration) async {
-        var outcome = load()
+        load()
         while !Task.isCancelled {
-            if case .installed = outcome { HeapTrim.afterSnapshotSwap() }
+            // A file parsed and then rejected took as much memory as a good one: hand it back too.
+            if parsed.withLockedValue({ was in defer { was = false }; return was }) { HeapTrim.afterSnapshotSwap() }
             do { try await Task.sleep(for: interval) } catch { return }
-            outcome = load()
+            load()
         }
     }
 

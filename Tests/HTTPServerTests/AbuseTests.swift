@@ -210,7 +210,6 @@ enum H2 {
                 }
             }
             #expect(closed, "a request head dripping in forever is cut off")
-            #expect(Date().timeIntervalSince(started) < 10)
         }
     }
 

@@ -106,6 +106,23 @@ import Testing
         #expect(get(r, "/jobs/idle/targets?collector_id=collector-0") == (200, "[]\n", get(r, "/jobs/nojob/targets?collector_id=x").etag))
     }
 
+    /// Go's `url.ParseQuery` (what upstream's gin handler reads) keeps a value's bytes without
+    /// checking UTF-8, so `%ff` names a collector that does not exist; a pair with a malformed
+    /// escape is skipped and later pairs still count.
+    @Test func collectorIDsThatAreNotUTF8AreUnknownCollectors() {
+        let r = responder()
+        r.install(Self.snapshot())
+        for id in ["%ff", "%c0%ae", "collector-0%ff", "%ed%a0%80"] {
+            #expect(get(r, "/jobs/app/targets?collector_id=\(id)") == (200, "[]\n", get(r, "/jobs/app/targets?collector_id=nobody").etag), "\(id)")
+        }
+        let everyCollector = get(r, "/jobs/app/targets").body
+        #expect(everyCollector.hasPrefix("{"))
+        #expect(get(r, "/jobs/app/targets?collector_id=%zz").body == everyCollector, "a malformed pair is dropped, as Go does")
+        #expect(
+            get(r, "/jobs/app/targets?collector_id=%zz&collector_id=collector-0").body
+                == get(r, "/jobs/app/targets?collector_id=collector-0").body)
+    }
+
     @Test func jobsListsOnlyJobsWithTargets() {
         let r = responder()
         r.install(Self.snapshot())

@@ -73,7 +73,7 @@ final class ReplicaProcessHarness: Sendable {
     }
 
     func shutdown() async {
-        for process in processes.withLockedValue({ $0 }) { process.stop() }
+        for process in processes.withLockedValue({ $0 }) { await process.stop() }
         try? await admin.shutdown()
         try? await emulator.shutdown()
         dir.remove()

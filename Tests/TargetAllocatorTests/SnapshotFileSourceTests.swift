@@ -46,6 +46,40 @@ import Testing
         }
     }
 
+    /// Issue 15: a 200 MiB file that was rejected had taken 927 MB to parse. A file over the size
+    /// limit is now rejected before it is read: measured on a replica process by its peak memory,
+    /// which reading this (sparse, zero-filled) 129 MiB file alone would pass.
+    @Test func filesOverTheSizeLimitAreRejectedUnread() async throws {
+        let dir = try ScratchDirectory()
+        defer { dir.remove() }
+        let oversized = dir.path("snap.json")
+        try #require(FileManager.default.createFile(atPath: oversized, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: oversized))
+        try handle.truncate(atOffset: UInt64(SnapshotFileSource.defaultMaxBytes + 1024 * 1024))
+        try handle.close()
+        let port = try freePort()
+        let replica = try BackgroundProcess(
+            EndToEndTests.Cluster.binary, ["--snapshot-file", oversized, "--listen-addr", "127.0.0.1:\(port)"],
+            log: dir.path("replica.log"))
+        defer { replica.terminate() }
+        let metrics = "http://127.0.0.1:\(port)/metrics"
+        #expect(
+            await eventually(timeout: 60) {
+                (try? await runTool("curl", ["-sS", metrics])).map { rejectedCount($0.stdout) >= 1 } ?? false
+            }, "the oversized file is rejected and counted")
+        let log = (try? String(contentsOfFile: dir.path("replica.log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("more than the limit"), "the log says why: \(log.suffix(500))")
+        let peak = try #require(replica.peakResidentBytes)
+        #expect(peak < SnapshotFileSource.defaultMaxBytes / 2, "peak \(peak / 1_000_000) MB: the file was read")
+        // A good file is then taken as usual.
+        try dir.write("snap.json", snapshotJSON(Self.snapshot(generation: 1, address: "10.0.0.1:80")))
+        #expect(
+            await eventually(timeout: 60) {
+                (try? await runTool("curl", ["-sS", "http://127.0.0.1:\(port)/jobs/app/targets?collector_id=c-0"]))?.stdout
+                    .contains("10.0.0.1:80") ?? false
+            })
+    }
+
     func rejectedCount(_ metrics: String) -> Int {
         metrics.split(separator: "\n").first { $0.hasPrefix("target_allocator_snapshots_rejected_total") }
             .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0

@@ -249,6 +249,17 @@ public final class BackgroundProcess: Sendable {
         return pid.isEmpty || bytes == 0 ? nil : bytes
     }
 
+    /// The most the program has ever had resident (`VmHWM`): shows a transient peak that a
+    /// sample of `residentBytes` would miss.
+    public var peakResidentBytes: Int? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let status = try? String(contentsOfFile: "/proc/\(text.trimmingCharacters(in: .whitespacesAndNewlines))/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kB = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kB * 1024
+    }
+
     /// Kills the program at once (SIGKILL: no cleanup, as in a crash); the watchdog then exits.
     /// Waits on a thread of its own: the two-thread cooperative pool stays free for the tests
     /// running beside this one.
