@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "Snapshot", "JSON", "KubernetesClient", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Generated/README.md"],

@@ -116,7 +116,7 @@ public actor SnapshotWriter {
     ///     moved it: the delta cannot apply, the whole state is written instead).
     public func commit(
         _ delta: SnapshotDelta, after basis: (epoch: UInt64, generation: UInt64)?, epoch: UInt64, leader: String,
-        state: @Sendable (_ afterDelta: Bool) -> Snapshot
+        state: @escaping @Sendable (_ afterDelta: Bool) -> Snapshot
     ) async throws -> Committed {
         await collectGarbage()
         if self.epoch != epoch {
@@ -137,11 +137,14 @@ public actor SnapshotWriter {
                     var parts = stored.parts
                     if parts.count > maxDeltas || stored.deltas.reduce(0, { $0 + $1.size }) > max(stored.base.size, 64 * 1024) {
                         // Compaction: the committed state again as the base, under its own generation.
-                        var base = state(false)
-                        base.epoch = stored.epoch
-                        base.generation = stored.generation
-                        base.leader = stored.leader
-                        let (bytes, size) = try SnapshotCodec.encode(base)
+                        let base = try await CPUWork.run {
+                            var base = state(false)
+                            base.epoch = stored.epoch
+                            base.generation = stored.generation
+                            base.leader = stored.leader
+                            return base
+                        }
+                        let (bytes, size) = try await CPUWork.run { try SnapshotCodec.encode(base) }
                         // Named after the generation it comes with: an earlier base of the same
                         // generation (a reader may be fetching it) is never overwritten.
                         parts = [
@@ -149,16 +152,20 @@ public actor SnapshotWriter {
                                 bytes, uncompressedSize: size, epoch: base.epoch, generation: base.generation, kind: "b\(generation)")
                         ]
                     }
-                    let (bytes, size) = try DeltaCodec.encode(next)
+                    let change = next
+                    let (bytes, size) = try await CPUWork.run { try DeltaCodec.encode(change) }
                     parts.append(try await writeChunks(bytes, uncompressedSize: size, epoch: epoch, generation: generation, kind: "d"))
                     try await writeManifest(Manifest(leader: leader, base: parts[0], deltas: Array(parts.dropFirst())))
                     return .delta(next)
                 }
-                var next = state(true)
-                next.epoch = epoch
-                next.generation = generation
-                next.leader = leader
-                let (bytes, size) = try SnapshotCodec.encode(next)
+                let (next, bytes, size) = try await CPUWork.run {
+                    var next = state(true)
+                    next.epoch = epoch
+                    next.generation = generation
+                    next.leader = leader
+                    let (bytes, size) = try SnapshotCodec.encode(next)
+                    return (next, bytes, size)
+                }
                 let base = try await writeChunks(bytes, uncompressedSize: size, epoch: epoch, generation: generation, kind: "b")
                 try await writeManifest(Manifest(leader: leader, base: base, deltas: []))
                 return .full(next)
@@ -356,7 +363,8 @@ public final class SnapshotReader: Sendable {
             } else {
                 if !(try await applyDeltas(manifest)) {
                     let state = try await Self.fetchState(manifest, client: client, configuration: configuration)
-                    _ = install(.full(state), manifest.size)
+                    let install = self.install
+                    _ = try await CPUWork.run { install(.full(state), manifest.size) }
                 }
                 outcome = .installed(epoch: manifest.epoch, generation: manifest.generation)
             }
@@ -374,10 +382,16 @@ public final class SnapshotReader: Sendable {
         guard let served = current(), let k = manifest.parts.firstIndex(where: { ($0.epoch, $0.generation) == served }) else { return false }
         var after = served
         for part in manifest.parts[(k + 1)...] {
-            let delta = try DeltaCodec.decode(
-                try await Self.fetchBytes(part, client: client, configuration: configuration), uncompressedSize: part.uncompressedSize)
-            try Self.check(delta.epoch, delta.generation, against: part)
-            guard install(.delta(delta, after: after), manifest.size) else { return false }
+            let bytes = try await Self.fetchBytes(part, client: client, configuration: configuration)
+            let install = self.install
+            let size = manifest.size
+            let previous = after
+            let (delta, installed) = try await CPUWork.run {
+                let delta = try DeltaCodec.decode(bytes, uncompressedSize: part.uncompressedSize)
+                try Self.check(delta.epoch, delta.generation, against: part)
+                return (delta, install(.delta(delta, after: previous), size))
+            }
+            guard installed else { return false }
             after = (delta.epoch, delta.generation)
         }
         return true
@@ -427,14 +441,17 @@ public final class SnapshotReader: Sendable {
 
     /// The whole state a manifest names: its base with every delta applied.
     static func fetchState(_ manifest: Manifest, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> Snapshot {
-        var state = try SnapshotCodec.decode(
-            try await fetchBytes(manifest.base, client: client, configuration: configuration), uncompressedSize: manifest.base.uncompressedSize)
+        let baseBytes = try await fetchBytes(manifest.base, client: client, configuration: configuration)
+        var state = try await CPUWork.run { try SnapshotCodec.decode(baseBytes, uncompressedSize: manifest.base.uncompressedSize) }
         try check(state.epoch, state.generation, against: manifest.base)
         for part in manifest.deltas {
-            let delta = try DeltaCodec.decode(
-                try await fetchBytes(part, client: client, configuration: configuration), uncompressedSize: part.uncompressedSize)
-            try check(delta.epoch, delta.generation, against: part)
-            do { state = try state.applying(delta) } catch { throw SnapshotStoreError.corrupt("delta \(part.generation): \(error)") }
+            let bytes = try await fetchBytes(part, client: client, configuration: configuration)
+            let before = state
+            state = try await CPUWork.run {
+                let delta = try DeltaCodec.decode(bytes, uncompressedSize: part.uncompressedSize)
+                try check(delta.epoch, delta.generation, against: part)
+                do { return try before.applying(delta) } catch { throw SnapshotStoreError.corrupt("delta \(part.generation): \(error)") }
+            }
         }
         return state
     }

@@ -207,7 +207,10 @@ public struct LeaderPipeline: LeaderWork {
                         "collectors": "\(state.collectors.count)", "change": "\(Self.describe(written))",
                     ])
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
-                committed(Committed(written: written, basis: basis))
+                // Rendering what the leader serves is CPU work of the size of the change.
+                let commit = Committed(written: written, basis: basis)
+                let serve = committed
+                _ = try? await CPUWork.run { serve(commit) }
                 await writer.collectGarbage()
             }
             group.cancelAll()

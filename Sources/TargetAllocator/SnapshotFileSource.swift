@@ -4,6 +4,7 @@ public import Metrics
 import NIOConcurrencyHelpers
 public import ServiceDiscoveryAPI
 import Snapshot
+import SnapshotStore
 
 /// Serves a snapshot from a JSON file and follows changes to it, for running a replica
 /// without a cluster (tests, benchmarks, static setups).
@@ -104,12 +105,13 @@ public final class SnapshotFileSource: Sendable {
 
     /// Polls the file until cancelled.
     public func run(every interval: Duration) async {
-        load()
+        // Reading, parsing and rendering a big file is seconds of CPU: not on the cooperative pool.
+        _ = try? await CPUWork.run { self.load() }
         while !Task.isCancelled {
             // A file parsed and then rejected took as much memory as a good one: hand it back too.
             if parsed.withLockedValue({ was in defer { was = false }; return was }) { HeapTrim.afterSnapshotSwap() }
             do { try await Task.sleep(for: interval) } catch { return }
-            load()
+            _ = try? await CPUWork.run { self.load() }
         }
     }
 
