@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "ServiceDiscoveryAPI",
             dependencies: [
-                "HTTPServer", "Snapshot", "JSON",
+                "HTTPServer", "Snapshot", "JSON", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -252,7 +252,7 @@ let package = Package(
         .testTarget(
             name: "ServiceDiscoveryAPITests",
             dependencies: [
-                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot", "JSON", "Allocation",
+                "ServiceDiscoveryAPI", "HTTPServer", "Snapshot", "JSON", "CZlib", "TestSupport", "Allocation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
