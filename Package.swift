@@ -65,6 +65,8 @@ let package = Package(
             dependencies: ["Discovery", "Allocation", "KubernetesClient", "Snapshot", "SnapshotStore", "JSON"],
             path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
         .executableTarget(
+            name: "relabel-bench", dependencies: ["Relabel"], path: "Sources/RelabelBenchmark", swiftSettings: strict),
+        .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
         .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
