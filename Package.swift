@@ -48,7 +48,10 @@ let package = Package(
         ),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "Allocation", swiftSettings: strict),
-        .target(name: "Relabel", swiftSettings: strict),
+        .target(name: "ByteStrings", swiftSettings: strict),
+        // Google's RE2 (Debian libre2-dev) behind a small C ABI, for the Relabel module.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
+        .target(name: "Relabel", dependencies: ["ByteStrings", "CRE2"], swiftSettings: strict),
         .target(name: "PrometheusOperator", dependencies: ["JSON", "Relabel"], swiftSettings: strict),
         .executableTarget(
             name: "cluster-bench",
