@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
-        .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "Snapshot", dependencies: ["JSON", "ByteStrings"], swiftSettings: strict),
         .target(name: "SampleWorkload", dependencies: ["KubernetesClient", "KubernetesEmulator", "JSON"], swiftSettings: strict),
         .target(
             name: "KubernetesClient",
@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "SnapshotStore",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "CZlib",
+                "Snapshot", "JSON", "ByteStrings", "KubernetesClient", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "ServiceDiscoveryAPI",
             dependencies: [
-                "HTTPServer", "Snapshot", "JSON",
+                "HTTPServer", "Snapshot", "JSON", "ByteStrings",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
