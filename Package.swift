@@ -268,7 +268,7 @@ let package = Package(
             name: "TargetAllocatorTests",
             dependencies: [
                 "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport", "KubernetesEmulator", "KubernetesClient",
-                "SampleWorkload", "Discovery",
+                "SampleWorkload", "Discovery", "Relabel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
