@@ -47,7 +47,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "Allocation", swiftSettings: strict),
+        .target(name: "Allocation", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "ByteStrings", swiftSettings: strict),
         // Google's RE2 (Debian libre2-dev) behind a small C ABI, for the Relabel module.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
