@@ -47,20 +47,25 @@ import Testing
                 "--config.file=\(dir.path("prometheus.yml"))", "--storage.tsdb.path=\(dir.path("data"))",
                 "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn",
             ], log: dir.path("prometheus.log"))
-        defer { prometheus.stop() }
-
-        let cluster = try await ClusterHarness(
-            replicas: 2, collectors: 2, targets: 0, configYAML: CaseGenerator.allocatorConfig(jobs.filter(\.inAllocator)))
+        // Stopped (and waited for) on every path before the scratch directory goes.
         do {
-            try await cluster.startReplicas()
-            let oracle = try await Self.prometheusTargets(port: webPort, jobs: jobs, log: dir.path("prometheus.log"))
-            try checkRelabelEngine(jobs, oracle)
-            try await checkAllocator(jobs.filter(\.inAllocator), oracle, cluster)
-        } catch {
+            let cluster = try await ClusterHarness(
+                replicas: 2, collectors: 2, targets: 0, configYAML: CaseGenerator.allocatorConfig(jobs.filter(\.inAllocator)))
+            do {
+                try await cluster.startReplicas()
+                let oracle = try await Self.prometheusTargets(port: webPort, jobs: jobs, log: dir.path("prometheus.log"))
+                try checkRelabelEngine(jobs, oracle)
+                try await checkAllocator(jobs.filter(\.inAllocator), oracle, cluster)
+            } catch {
+                await cluster.shutdown()
+                throw error
+            }
             await cluster.shutdown()
+        } catch {
+            await prometheus.stop()
             throw error
         }
-        await cluster.shutdown()
+        await prometheus.stop()
     }
 
     func write(_ path: String, _ bytes: [UInt8]) throws {
