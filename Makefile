@@ -1,7 +1,7 @@
 # The two commands of the README, and the benchmarks.
 SWIFT ?= swift
 
-.PHONY: build test demo release clean proto bench bench-alloc bench-discovery bench-snapshot bench-cluster bench-informer bench-http
+.PHONY: build test demo release clean proto bench bench-alloc bench-discovery bench-snapshot bench-relabel bench-cluster bench-informer bench-http
 
 build:
 	scripts/ensure-deps.sh build
@@ -24,7 +24,7 @@ release:
 	$(SWIFT) build -c release --product target-allocator
 
 ## Benchmarks (not tests): each prints its figures, the targets and PASS/FAIL.
-bench: bench-alloc bench-discovery bench-snapshot bench-cluster bench-informer bench-http
+bench: bench-alloc bench-discovery bench-snapshot bench-relabel bench-cluster bench-informer bench-http
 
 ## The leader's CPU per discovered pod, stage by stage (PODS=100000).
 bench-discovery:
@@ -32,6 +32,11 @@ bench-discovery:
 
 bench-alloc:
 	$(SWIFT) run -c release allocation-bench
+
+## Relabel throughput, and pathological regexes that must decide in milliseconds (RE2).
+bench-relabel:
+	scripts/ensure-deps.sh build
+	$(SWIFT) run -c release relabel-bench
 
 bench-cluster:
 	scripts/ensure-deps.sh build

@@ -47,8 +47,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "Allocation", swiftSettings: strict),
-        .target(name: "Relabel", swiftSettings: strict),
+        .target(name: "Allocation", dependencies: ["ByteStrings"], swiftSettings: strict),
+        .target(name: "ByteStrings", swiftSettings: strict),
+        // Google's RE2 (Debian libre2-dev) behind a small C ABI, for the Relabel module.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
+        .target(name: "Relabel", dependencies: ["ByteStrings", "CRE2"], swiftSettings: strict),
         .target(name: "PrometheusOperator", dependencies: ["JSON", "Relabel"], swiftSettings: strict),
         .executableTarget(
             name: "cluster-bench",
@@ -65,9 +68,11 @@ let package = Package(
             dependencies: ["Discovery", "Allocation", "KubernetesClient", "Snapshot", "SnapshotStore", "JSON"],
             path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
         .executableTarget(
+            name: "relabel-bench", dependencies: ["Relabel"], path: "Sources/RelabelBenchmark", swiftSettings: strict),
+        .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),
-        .target(name: "Snapshot", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "Snapshot", dependencies: ["JSON", "ByteStrings"], swiftSettings: strict),
         .target(name: "SampleWorkload", dependencies: ["KubernetesClient", "KubernetesEmulator", "JSON"], swiftSettings: strict),
         .target(
             name: "KubernetesClient",
@@ -113,7 +118,7 @@ let package = Package(
         .target(
             name: "SnapshotStore",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "CZlib",
+                "Snapshot", "JSON", "ByteStrings", "KubernetesClient", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,7 +147,7 @@ let package = Package(
         .target(
             name: "ServiceDiscoveryAPI",
             dependencies: [
-                "HTTPServer", "Snapshot", "JSON", "CZlib",
+                "HTTPServer", "Snapshot", "JSON", "CZlib", "ByteStrings",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -263,7 +268,7 @@ let package = Package(
             name: "TargetAllocatorTests",
             dependencies: [
                 "TargetAllocator", "HTTPServer", "Snapshot", "JSON", "TestSupport", "KubernetesEmulator", "KubernetesClient",
-                "SampleWorkload", "Discovery",
+                "SampleWorkload", "Discovery", "Relabel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Targets that `per-node` places on a collector of their own node.
 struct NodeLocal: Sendable {
     struct Entry: Sendable {
@@ -8,23 +10,23 @@ struct NodeLocal: Sendable {
     }
 
     var entries: [TargetID: Entry] = [:]
-    var byNode: [String: [Int]] = [:]
+    var byNode: [ByteKey: [Int]] = [:]
     var load: [UInt64] = []
 
     mutating func reset(_ cols: Collectors) {
         byNode = [:]
         for c in 0..<cols.count {
-            if let node = cols.nodes[c], cols.weights[c] > 0 { byNode[node, default: []].append(c) }
+            if let node = cols.nodes[c], cols.weights[c] > 0 { byNode[ByteKey(node), default: []].append(c) }
         }
         // A node whose only collectors are drained (weight 0) still keeps its targets on them.
         for c in 0..<cols.count {
-            if let node = cols.nodes[c], byNode[node] == nil { byNode[node] = [c] }
+            if let node = cols.nodes[c], byNode[ByteKey(node)] == nil { byNode[ByteKey(node)] = [c] }
         }
         load = Array(repeating: 0, count: cols.count)
     }
 
     func place(_ key: UInt64, node: String?, _ cols: Collectors) -> Int? {
-        guard let node, let candidates = byNode[node] else { return nil }
+        guard let node, let candidates = byNode[ByteKey(node)] else { return nil }
         return cols.first(key, among: candidates)
     }
 
@@ -157,7 +159,7 @@ public struct Allocator: Sendable {
     /// The most a collector may hold under the balance bound (consistent hashing, least-weighted
     /// and the fallback part of per-node); nil for an unknown collector.
     public func capacity(of collector: String) -> Int? {
-        guard let c = cols.indexByName[collector], c < core.caps.count else { return nil }
+        guard let c = cols.indexByName[ByteKey(collector)], c < core.caps.count else { return nil }
         return Int(core.caps[c])
     }
 
@@ -188,7 +190,7 @@ public struct Allocator: Sendable {
         var moves: [Move] = []
         forEachAssignment { id, name in
             let was = previous[id]
-            if was != name { moves.append(Move(target: id, from: was, to: name)) }
+            if !(was.map { $0.bytesEqual(name) } ?? false) { moves.append(Move(target: id, from: was, to: name)) }
         }
         return moves.sorted { $0.target < $1.target }
     }
@@ -236,7 +238,7 @@ public struct Allocator: Sendable {
         var moves: [Move] = []
         forEachAssignment { id, name in
             let was = before[id]
-            if was != name { moves.append(Move(target: id, from: was, to: name)) }
+            if !(was.map { $0.bytesEqual(name) } ?? false) { moves.append(Move(target: id, from: was, to: name)) }
         }
         if cols.count == 0 {
             for (id, was) in before { moves.append(Move(target: id, from: was, to: nil)) }

@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// The collector set in canonical order (sorted by name, duplicates merged), with the
 /// rendezvous-hash scores every strategy uses.
 ///
@@ -15,7 +17,8 @@ struct Collectors: Sendable {
     var weights: [Double] = []
     var uniform = true
     var totalWeight: Double = 0
-    var indexByName: [String: Int] = [:]
+    /// By name bytes (collector and node names are compared as bytes, never canonically).
+    var indexByName: [ByteKey: Int] = [:]
 
     var count: Int { names.count }
 
@@ -30,21 +33,21 @@ struct Collectors: Sendable {
         if weights.allSatisfy({ $0 == 0 }) { weights = weights.map { _ in 1 } }
         uniform = weights.allSatisfy { $0 == weights.first }
         totalWeight = weights.reduce(0, +)
-        for (i, name) in names.enumerated() { indexByName[name] = i }
+        for (i, name) in names.enumerated() { indexByName[ByteKey(name)] = i }
     }
 
     /// Sorted by name; of duplicate names the greatest (node, weight) wins, so the input order never matters.
     static func canonical(_ infos: [CollectorInfo]) -> [CollectorInfo] {
         let sorted = infos.sorted { a, b in
-            if a.name != b.name { return a.name < b.name }
+            if !a.name.bytesEqual(b.name) { return a.name.bytesPrecede(b.name) }
             if (a.node == nil) != (b.node == nil) { return a.node == nil }
-            if a.node != b.node { return a.node! < b.node! }
+            if let x = a.node, let y = b.node, !x.bytesEqual(y) { return x.bytesPrecede(y) }
             return a.effectiveWeight < b.effectiveWeight
         }
         var result: [CollectorInfo] = []
         result.reserveCapacity(sorted.count)
         for info in sorted {
-            if let last = result.last, last.name == info.name {
+            if let last = result.last, last.name.bytesEqual(info.name) {
                 result[result.count - 1] = info
             } else {
                 result.append(info)

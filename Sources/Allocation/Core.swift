@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Per-target state, 40 bytes.
 struct Slot: Sendable {
     var id: UInt64
@@ -530,7 +532,7 @@ struct Core: Sendable {
         case .leastWeighted:
             var keep = [Int32](repeating: -1, count: slots.count)
             for s in slots.indices where slots[s].collector != -2 {
-                if let name = previous[TargetID(rawValue: slots[s].id)], let c = cols.indexByName[name] {
+                if let name = previous[TargetID(rawValue: slots[s].id)], let c = cols.indexByName[ByteKey(name)] {
                     keep[s] = Int32(c)
                 }
             }
@@ -546,7 +548,7 @@ struct Core: Sendable {
             before[s] = slots[s].collector
         }
         // Old index → new index.
-        let remap = oldNames.map { Int32(collectors.indexByName[$0] ?? -1) }
+        let remap = oldNames.map { Int32(collectors.indexByName[ByteKey($0)] ?? -1) }
         var keep = before
         for s in keep.indices where keep[s] >= 0 { keep[s] = remap[Int(keep[s])] }
         cols = collectors

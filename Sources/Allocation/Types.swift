@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// The stable identity of a target: xxHash64 (seed 0) of a canonical encoding of its job name
 /// and its labels without the `__meta_*` ones.
 ///
@@ -81,6 +83,19 @@ public struct CollectorInfo: Sendable, Hashable {
     var effectiveWeight: Double {
         guard let weight, weight.isFinite, weight >= 0 else { return 1 }
         return weight
+    }
+
+    /// Names compare as bytes: "é" and "e\u{301}" are two collectors (or nodes).
+    public static func == (a: CollectorInfo, b: CollectorInfo) -> Bool {
+        a.name.bytesEqual(b.name) && a.weight == b.weight
+            && (a.node == nil ? b.node == nil : b.node.map { a.node!.bytesEqual($0) } ?? false)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        name.hashBytes(into: &hasher)
+        hasher.combine(node != nil)
+        node?.hashBytes(into: &hasher)
+        hasher.combine(weight)
     }
 }
 

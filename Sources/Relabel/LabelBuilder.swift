@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// One label. Names and values compare byte-wise (UTF-8), like Prometheus.
 public struct Label: Sendable, Equatable, CustomStringConvertible {
     public var name: String
@@ -9,7 +11,7 @@ public struct Label: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func == (a: Label, b: Label) -> Bool {
-        Bytes.equal(a.name, b.name) && Bytes.equal(a.value, b.value)
+        a.name.bytesEqual(b.name) && a.value.bytesEqual(b.value)
     }
 
     public var description: String { "\(name)=\(value.debugDescription)" }
@@ -37,49 +39,43 @@ public struct LabelBuilder: Sendable {
         if ls.contains(where: { $0.value.isEmpty }) { ls.removeAll { $0.value.isEmpty } }
         if !Self.isStrictlySorted(ls) {
             Self.stableSort(&ls)
-            // Keep the last label of each run of equal names.
-            var unique: [Label] = []
-            unique.reserveCapacity(ls.count)
-            for l in ls {
-                if let last = unique.last, Bytes.equal(last.name, l.name) {
-                    unique[unique.count - 1] = l
+            // Keep the last label of each run of equal names (in place; usually there is none).
+            var kept = 0
+            for i in ls.indices {
+                if kept > 0 && ls[kept - 1].name.bytesEqual(ls[i].name) {
+                    ls.swapAt(kept - 1, i)
                 } else {
-                    unique.append(l)
+                    if kept != i { ls.swapAt(kept, i) }
+                    kept += 1
                 }
             }
-            ls = unique
+            ls.removeLast(ls.count - kept)
         }
         self.base = ls
     }
 
-    /// Stable sort by name bytes. Swift's `<` agrees with byte order for NFC strings (all ASCII names),
-    /// so sort with it first and fall back to a byte-wise insertion sort only if the result is not in
-    /// byte order.
+    /// Stable sort by name bytes: in place by insertion for the usual few dozen labels (no
+    /// allocation, and half the time of sorting index/label pairs), else by sorting indices.
     static func stableSort(_ ls: inout [Label]) {
-        if ls.count > 1 {
-            ls = ls.enumerated().sorted { a, b in
-                a.element.name < b.element.name || (a.element.name == b.element.name && a.offset < b.offset)
-            }.map(\.element)
-        }
-        if isSorted(ls) { return }
-        var i = 1
-        while i < ls.count {
-            var j = i
-            while j > 0 && Bytes.less(ls[j].name, ls[j - 1].name) {
-                ls.swapAt(j, j - 1)
-                j -= 1
+        if ls.count <= 48 {
+            // Through the buffer: array subscripts would retain and release both names per compare.
+            ls.withUnsafeMutableBufferPointer { p in
+                var j = 1
+                while j < p.count {
+                    var k = j
+                    while k > 0 && p[k].name.bytesPrecede(p[k - 1].name) {
+                        p.swapAt(k, k - 1)
+                        k -= 1
+                    }
+                    j += 1
+                }
             }
-            i += 1
+            return
         }
-    }
-
-    private static func isSorted(_ ls: [Label]) -> Bool {
-        var i = 1
-        while i < ls.count {
-            if Bytes.less(ls[i].name, ls[i - 1].name) { return false }
-            i += 1
+        let sorted = ls.indices.sorted { a, b in
+            ls[a].name.bytesPrecede(ls[b].name) || (a < b && !ls[b].name.bytesPrecede(ls[a].name))
         }
-        return true
+        ls = sorted.map { ls[$0] }
     }
 
     /// Convenience for `(name, value)` pairs.
@@ -93,28 +89,32 @@ public struct LabelBuilder: Sendable {
     }
 
     private static func isStrictlySorted(_ ls: [Label]) -> Bool {
-        var i = 1
-        while i < ls.count {
-            if !Bytes.less(ls[i - 1].name, ls[i].name) { return false }
-            i += 1
+        ls.withUnsafeBufferPointer { p in
+            var i = 1
+            while i < p.count {
+                if !p[i - 1].name.bytesPrecede(p[i].name) { return false }
+                i += 1
+            }
+            return true
         }
-        return true
     }
 
     private func baseIndex(_ name: String) -> Int? {
-        var lo = 0
-        var hi = base.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if Bytes.less(base[mid].name, name) { lo = mid + 1 } else { hi = mid }
+        base.withUnsafeBufferPointer { p in
+            var lo = 0
+            var hi = p.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if p[mid].name.bytesPrecede(name) { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < p.count && p[lo].name.bytesEqual(name) ? lo : nil
         }
-        return lo < base.count && Bytes.equal(base[lo].name, name) ? lo : nil
     }
 
     /// The value of `name`, or "" when absent.
     public func get(_ name: String) -> String {
-        for a in added where Bytes.equal(a.name, name) { return a.value }
-        for d in deleted where Bytes.equal(d, name) { return "" }
+        for a in added where a.name.bytesEqual(name) { return a.value }
+        for d in deleted where d.bytesEqual(name) { return "" }
         if let i = baseIndex(name) { return base[i].value }
         return ""
     }
@@ -125,7 +125,7 @@ public struct LabelBuilder: Sendable {
             delete(name)
             return
         }
-        for i in added.indices where Bytes.equal(added[i].name, name) {
+        for i in added.indices where added[i].name.bytesEqual(name) {
             added[i].value = value
             return
         }
@@ -133,7 +133,7 @@ public struct LabelBuilder: Sendable {
     }
 
     public mutating func delete(_ name: String) {
-        added.removeAll { Bytes.equal($0.name, name) }
+        added.removeAll { $0.name.bytesEqual(name) }
         deleted.append(name)
     }
 
@@ -142,8 +142,8 @@ public struct LabelBuilder: Sendable {
         let addSnapshot = added
         let delSnapshot = deleted
         for l in base {
-            if delSnapshot.contains(where: { Bytes.equal($0, l.name) }) { continue }
-            if addSnapshot.contains(where: { Bytes.equal($0.name, l.name) }) { continue }
+            if delSnapshot.contains(where: { $0.bytesEqual(l.name) }) { continue }
+            if addSnapshot.contains(where: { $0.name.bytesEqual(l.name) }) { continue }
             body(l)
         }
         for a in addSnapshot { body(a) }
@@ -158,12 +158,12 @@ public struct LabelBuilder: Sendable {
         out.reserveCapacity(base.count + add.count)
         var j = 0
         for l in base {
-            while j < add.count && Bytes.less(add[j].name, l.name) {
+            while j < add.count && add[j].name.bytesPrecede(l.name) {
                 out.append(add[j])
                 j += 1
             }
-            if j < add.count && Bytes.equal(add[j].name, l.name) { continue }  // replaced; emitted later
-            if !deleted.isEmpty && deleted.contains(where: { Bytes.equal($0, l.name) }) { continue }
+            if j < add.count && add[j].name.bytesEqual(l.name) { continue }  // replaced; emitted later
+            if !deleted.isEmpty && deleted.contains(where: { $0.bytesEqual(l.name) }) { continue }
             out.append(l)
         }
         while j < add.count {

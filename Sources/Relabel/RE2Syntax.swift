@@ -1,6 +1,6 @@
 // A parser for the RE2 syntax accepted by Go's `regexp/syntax` with Perl flags (what Prometheus uses),
-// producing a small tree that is then emitted as a Swift `Regex` pattern with the same meaning.
-// Written from the RE2/Go syntax documentation and behaviour; it rejects what RE2 rejects.
+// producing a small tree that `RE2Emitter` writes out for Google's RE2. Written from the RE2/Go
+// syntax documentation and behaviour; it rejects what Go rejects, with Go's messages.
 
 /// A regular expression syntax error, worded like Go's `regexp/syntax` errors.
 public struct RE2SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -132,7 +132,11 @@ struct RE2Parser {
                 guard let operand = items.popLast() else {
                     throw RE2SyntaxError(code: "missing argument to repetition operator", expression: text(start, pos))
                 }
-                items.append(.repeat(operand, min: minCount, max: maxCount, greedy: greedy))
+                let node = RE2Node.repeat(operand, min: minCount, max: maxCount, greedy: greedy)
+                if c == "{" && (minCount >= 2 || maxCount >= 2) && !Self.repeatIsValid(node, 1000) {
+                    throw RE2SyntaxError(code: "invalid repeat count", expression: text(start, pos))
+                }
+                items.append(node)
                 lastWasRepeat = start
                 continue
             case "(":
@@ -160,6 +164,26 @@ struct RE2Parser {
         case 0: return .empty
         case 1: return items[0]
         default: return .concat(items)
+        }
+    }
+
+    /// Go's limit on nested counted repetitions: together they may not make more than `n` copies
+    /// of the innermost expression (`(a{100}){100}` is refused).
+    static func repeatIsValid(_ node: RE2Node, _ n: Int) -> Bool {
+        var n = n
+        switch node {
+        case .repeat(let inner, let lo, let hi, _):
+            if hi == 0 { return true }
+            let m = hi < 0 ? lo : hi
+            if m > n { return false }
+            if m > 0 { n /= m }
+            return repeatIsValid(inner, n)
+        case .capture(_, _, let inner):
+            return repeatIsValid(inner, n)
+        case .concat(let items), .alternate(let items):
+            return items.allSatisfy { repeatIsValid($0, n) }
+        default:
+            return true
         }
     }
 

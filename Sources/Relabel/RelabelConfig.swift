@@ -178,7 +178,10 @@ public final class RelabelConfig: Sendable {
 
     /// Parses one rule from YAML/JSON fields (`source_labels`, `separator`, `regex`, `modulus`,
     /// `target_label`, `replacement`, `action`), with Prometheus's defaults and validation.
-    /// Unknown fields are errors (Prometheus loads configs strictly). `regex: null` is the empty regex.
+    /// Unknown fields are errors (Prometheus loads configs strictly). An explicit `null` is what
+    /// Prometheus's YAML unmarshalling makes of it, the zero value, not the default: `regex: null`
+    /// is the empty regex (matches only ""), `separator: null` and `replacement: null` are "",
+    /// `source_labels`/`target_label`/`modulus: null` are unset, and `action: null` is an error.
     public convenience init(fields: [String: RelabelInput], options: RelabelOptions = .prometheus3) throws(RelabelError) {
         func string(_ key: String) throws(RelabelError) -> String? {
             switch fields[key] {
@@ -219,6 +222,10 @@ public final class RelabelConfig: Sendable {
             throw RelabelError("field modulus: expected an integer, got a list")
         }
         var action = RelabelAction.replace
+        if fields["action"] == .null {
+            // Prometheus's unmarshalling leaves a null action empty (the default is overwritten).
+            throw RelabelError("relabel action cannot be empty")
+        }
         if let a = try string("action") {
             guard let parsed = RelabelAction(rawValue: CaseMapping.lower(a)) else {
                 throw RelabelError("unknown relabel action \(a.debugDescription)")

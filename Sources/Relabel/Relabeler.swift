@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Applies relabel rules with Prometheus's semantics (`relabel.ProcessBuilder`).
 public enum Relabeler {
     /// Applies `rules` in order to `builder`. Returns false when a rule drops the label set
@@ -48,9 +50,9 @@ public enum Relabeler {
         case .keep:
             if !rule.regex.matches(value) { return false }
         case .dropequal:
-            if Bytes.equal(lb.get(rule.targetLabel), value) { return false }
+            if lb.get(rule.targetLabel).bytesEqual(value) { return false }
         case .keepequal:
-            if !Bytes.equal(lb.get(rule.targetLabel), value) { return false }
+            if !lb.get(rule.targetLabel).bytesEqual(value) { return false }
         case .replace:
             if value.isEmpty && rule.replaceFastPath {
                 lb.set(rule.targetLabel, rule.replacement)

@@ -1,3 +1,4 @@
+import ByteStrings
 import HTTPServer
 import NIOCore
 import Snapshot
@@ -6,9 +7,19 @@ import JSON
 /// Every SD answer of one snapshot, rendered once (bodies, ETags, gzip) when the
 /// snapshot is installed, so serving is a lookup. Built off the event loops.
 final class RenderedSnapshot: Sendable {
+    /// Job and collector names are matched by their bytes: "é" and "e\u{301}" are two jobs.
     struct JobCollector: Hashable {
         let job: String
         let collector: String
+
+        static func == (a: JobCollector, b: JobCollector) -> Bool {
+            a.job.bytesEqual(b.job) && a.collector.bytesEqual(b.collector)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            job.hashBytes(into: &hasher)
+            collector.hashBytes(into: &hasher)
+        }
     }
 
     let epoch: UInt64
@@ -23,8 +34,7 @@ final class RenderedSnapshot: Sendable {
 
     let routes: RouteTable
     let perCollector: [JobCollector: HTTPResource]
-    let perJob: [String: HTTPResource]
-    let jobNames: Set<String>
+    let perJob: [ByteKey: HTTPResource]
     let jobs: HTTPResource
     let scrapeConfigs: HTTPResource
     let scrapeConfigsWithSecrets: HTTPResource
@@ -49,34 +59,34 @@ final class RenderedSnapshot: Sendable {
         let collectorNames = snapshot.collectors.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 
         // Each target is rendered once as its own HTTP SD group, then bodies are concatenations.
-        var groups: [String: [String: [[UInt8]]]] = [:]  // job → collector → fragments
-        var unassignedGroups: [String: [[UInt8]]] = [:]  // job → fragments, for the HTML views only
-        var loads: [String: Int] = Dictionary(uniqueKeysWithValues: collectorNames.map { ($0, 0) })
+        var groups: [ByteKey: [ByteKey: [[UInt8]]]] = [:]  // job → collector → fragments
+        var unassignedGroups: [ByteKey: [[UInt8]]] = [:]  // job → fragments, for the HTML views only
+        var loads: [ByteKey: Int] = [:]
         var unassigned = 0
         for target in snapshot.targets {
             guard let collector = target.collector else {
                 unassigned += 1
-                unassignedGroups[target.job, default: []].append(Self.group(target.labels))
+                unassignedGroups[ByteKey(target.job), default: []].append(Self.group(target.labels))
                 continue
             }
-            groups[target.job, default: [:]][collector, default: []].append(Self.group(target.labels))
-            loads[collector, default: 0] += 1
+            groups[ByteKey(target.job), default: [:]][ByteKey(collector), default: []].append(Self.group(target.labels))
+            loads[ByteKey(collector), default: 0] += 1
         }
         unassignedTargets = unassigned
-        collectorLoads = collectorNames.map { ($0, loads[$0] ?? 0) }
+        collectorLoads = collectorNames.map { ($0, loads[ByteKey($0)] ?? 0) }
 
         var routes: [(String, HTTPResource)] = []
         var perCollector: [JobCollector: HTTPResource] = [:]
-        var perJob: [String: HTTPResource] = [:]
+        var perJob: [ByteKey: HTTPResource] = [:]
         var jobsBody: [UInt8] = [UInt8(ascii: "{")]
         var index = TargetIndex.Builder(collectors: collectorNames, jobs: jobsSorted.map(\.name), targets: snapshot.targets.count)
         for job in jobsSorted {
             index.beginJob()
             let escaped = GoURLEscaping.queryEscape(job.name)
-            let byCollector = groups[job.name] ?? [:]
+            let byCollector = groups[ByteKey(job.name)] ?? [:]
             var allBody: [UInt8] = [UInt8(ascii: "{")]
             for (i, collector) in collectorNames.enumerated() {
-                var fragments = byCollector[collector] ?? []
+                var fragments = byCollector[ByteKey(collector)] ?? []
                 fragments.sort { $0.lexicographicallyPrecedes($1) }
                 let list = Self.list(fragments)
                 let link = "/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(collector))"
@@ -100,13 +110,13 @@ final class RenderedSnapshot: Sendable {
                     routes.append((rawLink, resource))
                 }
             }
-            if var fragments = unassignedGroups[job.name] {
+            if var fragments = unassignedGroups[ByteKey(job.name)] {
                 fragments.sort { $0.lexicographicallyPrecedes($1) }
                 index.add(job: job.name, collector: -1, groups: fragments, body: ByteBuffer(bytes: Self.list(fragments)), firstOffset: 1)
             }
             allBody.append(contentsOf: "}\n".utf8)
             let all = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: allBody))
-            perJob[job.name] = all
+            perJob[ByteKey(job.name)] = all
             routes.append(("/jobs/\(escaped)/targets", all))
             if !byCollector.isEmpty {
                 if jobsBody.count > 1 { jobsBody.append(UInt8(ascii: ",")) }
@@ -119,7 +129,6 @@ final class RenderedSnapshot: Sendable {
         jobsBody.append(contentsOf: "}\n".utf8)
         jobs = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: jobsBody))
         routes.append(("/jobs", jobs))
-        jobNames = Set(snapshot.jobs.map(\.name))
 
         scrapeConfigs = Self.scrapeConfigs(jobsSorted, redact: true)
         scrapeConfigsWithSecrets = Self.scrapeConfigs(jobsSorted, redact: false)

@@ -1,3 +1,4 @@
+import ByteStrings
 public import HTTPServer
 import NIOConcurrencyHelpers
 import NIOCore
@@ -237,7 +238,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
             return escapedJob.contains(UInt8(ascii: "/")) ? Self.notFound : Self.badJob
         }
         guard let collector = Self.queryValue(query, name: "collector_id") else {
-            return rendered.perJob[job] ?? RenderedSnapshot.allCollectorsEmpty(rendered, job: job)
+            return rendered.perJob[ByteKey(job)] ?? RenderedSnapshot.allCollectorsEmpty(rendered, job: job)
         }
         return rendered.perCollector[.init(job: job, collector: collector)] ?? RenderedSnapshot.emptyList
     }
@@ -249,7 +250,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     static func queryValue(_ query: UnsafeRawBufferPointer, name: String) -> String? {
         for pair in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = GoURLEscaping.queryUnescape(parts[0]), key == name else { continue }
+            guard let key = GoURLEscaping.queryUnescape(parts[0]), key.bytesEqual(name) else { continue }
             guard parts.count > 1 else { return "" }
             guard let value = GoURLEscaping.queryUnescapeBytes(parts[1]) else { continue }
             return String(decoding: value, as: UTF8.self)

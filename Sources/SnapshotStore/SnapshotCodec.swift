@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 import JSON
 public import Snapshot
@@ -343,14 +344,15 @@ struct StringTable {
 }
 
 /// Label names, and many values, repeat at the same position from one target to the next, so
-/// each position remembers its last string: `==` on shared storage is a pointer compare, and a hit
-/// skips hashing. On Kubernetes pod targets this avoids most table lookups.
+/// each position remembers its last string: a hit (the same bytes, compared with `memcmp`; never
+/// Swift's `==`, which would hand "e\u{301}" the index of an earlier "é") skips hashing. On
+/// Kubernetes pod targets this avoids most table lookups.
 struct RecentStrings {
     private var strings: [String] = []
     private var indices: [UInt32] = []
 
     mutating func intern(_ s: String, at position: Int, in table: inout StringTable) -> UInt32 {
-        if position < strings.count, strings.withUnsafeBufferPointer({ $0[position] == s }) { return indices[position] }
+        if position < strings.count, strings.withUnsafeBufferPointer({ $0[position].bytesEqual(s) }) { return indices[position] }
         let index = table.intern(s)
         if position < strings.count {
             strings[position] = s

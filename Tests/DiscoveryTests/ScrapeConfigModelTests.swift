@@ -210,6 +210,22 @@ import Testing
         #expect(jobs[1].scrapeConfig["ec2_sd_configs"] == j(#"[{"region": "x"}]"#))
     }
 
+    /// An explicit null is Prometheus's zero value, not the default (its YAML unmarshalling), and
+    /// is served as "" so that collectors relabel as the allocator filtered.
+    @Test func explicitNullsInRelabelRulesAreEmpty() {
+        let (jobs, problems) = normalize(
+            nil,
+            """
+            [{"job_name": "a", "relabel_configs": [
+               {"source_labels": ["x", "y"], "separator": null, "regex": null, "replacement": null, "target_label": "t"}]},
+             {"job_name": "b", "relabel_configs": [{"source_labels": ["x"], "action": null}]}]
+            """)
+        #expect(jobs.map(\.name) == ["a"])
+        #expect(problems == ["scrape_configs[1].relabel_configs[0].action: relabel action cannot be empty"], "\(problems)")
+        #expect(jobs.first?.scrapeConfig["relabel_configs"] == j(
+            #"[{"action":"replace","regex":"","replacement":"","separator":"","source_labels":["x","y"],"target_label":"t"}]"#))
+    }
+
     @Test func globalProblems() {
         let (jobs, problems) = normalize(#"{"scrape_interval": "5s", "scrape_timeout": "6s"}"#, #"[{"job_name": "a"}]"#)
         #expect(problems == ["global.scrape_timeout: global scrape timeout greater than scrape interval"])

@@ -182,6 +182,25 @@ func sortedPairs(_ d: [String: String]) -> [Label] {
         RelabelCase(name: "lowercase of a missing label deletes the target", input: ["a": "x", "t": "old"],
                     rules: [["source_labels": ["missing"], "target_label": "t", "action": "lowercase"]],
                     output: ["a": "x"]),
+        // ---- explicit nulls: Prometheus's YAML unmarshalling makes them empty, not the defaults
+        RelabelCase(name: "separator: null joins the values with nothing", input: ["a": "x", "b": "y"],
+                    rules: [["source_labels": ["a", "b"], "separator": .null, "regex": "xy", "action": "keep"]],
+                    output: ["a": "x", "b": "y"]),
+        RelabelCase(name: "separator: null is not ';'", input: ["a": "x", "b": "y"],
+                    rules: [["source_labels": ["a", "b"], "separator": .null, "regex": "x;y", "action": "keep"]],
+                    output: nil),
+        RelabelCase(name: "replacement: null deletes the target label", input: ["a": "x", "t": "old"],
+                    rules: [["source_labels": ["a"], "regex": "(.*)", "target_label": "t", "replacement": .null]],
+                    output: ["a": "x"]),
+        RelabelCase(name: "replacement: null with the default regex (fast path) deletes too", input: ["t": "old"],
+                    rules: [["target_label": "t", "replacement": .null]],
+                    output: [:]),
+        RelabelCase(name: "regex: null drops on any non-empty value", input: ["a": "x"],
+                    rules: [["source_labels": ["a"], "regex": .null, "action": "drop"]],
+                    output: ["a": "x"]),
+        RelabelCase(name: "regex: null matches the empty value", input: ["b": "x"],
+                    rules: [["source_labels": ["a"], "regex": .null, "action": "drop"]],
+                    output: nil),
         // ---- empty values
         RelabelCase(name: "input labels with empty values are absent", input: ["a": "", "b": "x"],
                     rules: [["source_labels": ["a"], "regex": "", "action": "keep"]],
@@ -212,6 +231,35 @@ func sortedPairs(_ d: [String: String]) -> [Label] {
         let out = try #require(Relabeler.process(labels: [("z", "1"), ("a", "1"), ("é", "1")], rules: rules))
         // Byte order: "B" < "_" < "a" < "z" < "é".
         #expect(out.map(\.name) == ["B", "_", "a", "z", "é"])
+    }
+
+    /// Labels are bytes: canonically equivalent spellings are different names and values, as in
+    /// Prometheus (Swift's `==` would call them equal).
+    @Test func labelsAreBytes() throws {
+        let pairs: [(String, String)] = [("é", "e\u{301}"), ("Å", "\u{212B}"), ("K", "\u{212A}"), (";", "\u{37E}")]
+        for (a, b) in pairs {
+            #expect(a == b, "Swift considers them equal")
+            let input = [Label(name: "a", value: a), Label(name: "b", value: b)]
+            let keepEqual = try rule(["source_labels": ["a"], "target_label": "b", "action": "keepequal"])
+            let dropEqual = try rule(["source_labels": ["a"], "target_label": "b", "action": "dropequal"])
+            #expect(Relabeler.process(input, rules: [keepEqual]) == nil, "\(a.unicodeScalars.map(\.value))")
+            #expect(Relabeler.process(input, rules: [dropEqual]) != nil)
+            #expect(Relabeler.process(input, rules: [try rule(["source_labels": ["a"], "regex": .string(b), "action": "keep"])]) == nil)
+            // Two names with canonically equivalent spellings are two labels.
+            let names = try #require(Relabeler.process([Label(name: a, value: "1"), Label(name: b, value: "2")], rules: []))
+            #expect(names.count == 2 && names.map { Array($0.name.utf8) } == [Array(a.utf8), Array(b.utf8)].sorted { $0.lexicographicallyPrecedes($1) })
+            var builder = LabelBuilder([Label(name: a, value: "1")])
+            #expect(builder.get(b) == "")
+            builder.set(b, "2")
+            #expect(builder.labels().count == 2)
+            // And a value is kept byte for byte through a replace.
+            let copy = try rule(["source_labels": ["b"], "target_label": "c"])
+            #expect(try #require(Relabeler.process(input, rules: [copy])).first { $0.name == "c" }.map { Array($0.value.utf8) } == Array(b.utf8))
+        }
+        // `;` and U+037E (GREEK QUESTION MARK, canonically `;`): only the first joins the source values.
+        let joined = [Label(name: "a", value: "x"), Label(name: "b", value: "y")]
+        #expect(Relabeler.process(joined, rules: [try rule(["source_labels": ["a", "b"], "regex": "x\u{37E}y", "action": "keep"])]) == nil)
+        #expect(Relabeler.process(joined, rules: [try rule(["source_labels": ["a", "b"], "regex": "x;y", "action": "keep"])]) != nil)
     }
 
     @Test func duplicateInputNamesLastWins() {

@@ -118,6 +118,17 @@ import Relabel
         #expect(null.regex.pattern == "")
         #expect(null.regex.matches(""))
         #expect(!null.regex.matches("x"))
+        // Explicit nulls are the zero value, as Prometheus's YAML unmarshalling leaves them.
+        let nulls = try RelabelConfig(fields: [
+            "target_label": "t", "separator": .null, "replacement": .null, "source_labels": .null, "modulus": .null,
+        ])
+        #expect(nulls.separator == "" && nulls.replacement == "" && nulls.sourceLabels == nil && nulls.modulus == 0)
+        #expect(throws: RelabelError("relabel action cannot be empty")) { try RelabelConfig(fields: ["target_label": "t", "action": .null]) }
+        #expect(throws: RelabelError("unknown relabel action \"\"")) { try RelabelConfig(fields: ["target_label": "t", "action": ""]) }
+        // A null regex is not the default: keepequal refuses it, as Prometheus does.
+        #expect(throws: RelabelError.self) {
+            try RelabelConfig(fields: ["source_labels": ["a"], "target_label": "t", "action": "keepequal", "regex": .null])
+        }
     }
 
     @Test func renderForScrapeConfigs() throws {

@@ -98,6 +98,50 @@ import Testing
         #expect(get(r, "/jobs/bad%zz/targets?collector_id=collector-1").status == 400)
     }
 
+    /// Job and collector names are bytes: "é" (U+00E9) and "e\u{301}" are two jobs, each served its
+    /// own targets (Swift's `==` and hashing, which a dictionary uses, call them one).
+    @Test func jobAndCollectorNamesAreBytes() {
+        let (a, b) = ("é", "e\u{301}")
+        let snapshot = Snapshot(
+            epoch: 1, generation: 1, createdAtMillis: 0, leader: "ta-0", collectors: [Collector(name: "c-" + a), Collector(name: "c-" + b)],
+            jobs: [Job(name: a, scrapeConfig: .object([])), Job(name: b, scrapeConfig: .object([]))],
+            targets: [
+                Target(job: a, labels: Labels([("__address__", "10.0.0.1:80"), ("v", a)]), collector: "c-" + a),
+                Target(job: b, labels: Labels([("__address__", "10.0.0.2:80"), ("v", b)]), collector: "c-" + b),
+                Target(job: b, labels: Labels([("__address__", "10.0.0.3:80"), ("v", b)]), collector: "c-" + a),
+            ])
+        let r = responder()
+        r.install(snapshot)
+        func body(_ target: String) -> [UInt8] {
+            let bytes = Array(target.utf8)
+            let resource = bytes.withUnsafeBytes {
+                r.respond(to: HTTPRequest(target: $0, version: .http1_1, connection: ConnectionInfo(isTLS: false, clientCertificateVerified: false)))
+            }
+            return Array(resource.identity.body.readableBytesView)
+        }
+        func group(_ address: String, _ value: String) -> String {
+            #"{"targets":[""# + address + #""],"labels":{"__address__":""# + address + #"","v":""# + value + #""}}"#
+        }
+        let (ea, eb, ca, cb) = ("%C3%A9", "e%CC%81", "c-%C3%A9", "c-e%CC%81")
+        #expect(body("/jobs/\(ea)/targets?collector_id=\(ca)") == Array(("[" + group("10.0.0.1:80", a) + "]\n").utf8))
+        #expect(body("/jobs/\(eb)/targets?collector_id=\(ca)") == Array(("[" + group("10.0.0.3:80", b) + "]\n").utf8))
+        #expect(body("/jobs/\(eb)/targets?collector_id=\(cb)") == Array(("[" + group("10.0.0.2:80", b) + "]\n").utf8))
+        #expect(body("/jobs/\(ea)/targets?collector_id=\(cb)") == Array("[]\n".utf8))
+        // Without a collector: the job's own targets only, by the parsing path (not the route table).
+        let all = body("/jobs/%c3%a9/targets")
+        #expect(contains(all, "10.0.0.1:80") && !contains(all, "10.0.0.2:80") && !contains(all, "10.0.0.3:80"))
+        #expect(body("/jobs") == Array((#"{""# + b + #"":{"_link":"/jobs/e%CC%81/targets"},""# + a + #"":{"_link":"/jobs/%C3%A9/targets"}}"# + "\n").utf8))
+        let status = body("/status")
+        #expect(contains(status, #""c-"# + a + #"":2"#) && contains(status, #""c-"# + b + #"":1"#))
+    }
+
+    /// Byte subsequence search (`String.contains` would match canonically equivalent text).
+    func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        guard n.count <= haystack.count else { return false }
+        return (0...(haystack.count - n.count)).contains { haystack[$0..<($0 + n.count)].elementsEqual(n) }
+    }
+
     @Test func unknownJobsAndCollectorsGetAnEmptyList() {
         let r = responder()
         r.install(Self.snapshot())

@@ -42,6 +42,33 @@ func sampleSnapshot(targets count: Int, collectors: Int = 10, seed: UInt64 = 1) 
         #expect(Double(compressed.count) / 2000 < 40, "stored bytes per target: \(Double(compressed.count) / 2000)")
     }
 
+    /// Labels are bytes: canonically equivalent values at the same position in consecutive targets
+    /// (the codec's per-position cache used Swift's `==`, and the second target decoded with the
+    /// first one's spelling) and as names, collectors and jobs, come back byte for byte.
+    @Test func canonicallyEquivalentStringsRoundTripByteForByte() throws {
+        let spellings = ["é", "e\u{301}", "Å", "\u{212B}", "A\u{30A}", "K", "\u{212A}", ";", "\u{37E}"]
+        let collectors = spellings.map { Collector(name: "c-" + $0, node: "n-" + $0) }
+        let jobs = spellings.map { Job(name: "job-" + $0, scrapeConfig: .object([JSONMember("job_name", .string("job-" + $0))])) }
+        var targets: [Target] = []
+        for (i, s) in spellings.enumerated() {
+            for (k, t) in spellings.enumerated() {
+                targets.append(Target(
+                    job: jobs[k].name, labels: Labels([("__address__", "10.0.\(i).\(k):80"), ("v", s), ("w", t), (s, "name")]),
+                    collector: collectors[(i + k) % collectors.count].name))
+            }
+        }
+        let snapshot = Snapshot(epoch: 1, generation: 2, createdAtMillis: 3, leader: "ta", collectors: collectors, jobs: jobs, targets: targets)
+        let (compressed, size) = try SnapshotCodec.encode(snapshot)
+        let decoded = try SnapshotCodec.decode(compressed, uncompressedSize: size)
+        #expect(decoded == snapshot)
+        func bytes(_ t: Target) -> [[UInt8]] {
+            [Array(t.job.utf8), Array((t.collector ?? "").utf8)] + t.labels.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }
+        }
+        #expect(decoded.targets.map(bytes) == snapshot.targets.map(bytes))
+        #expect(decoded.collectors.map { Array($0.name.utf8) + Array(($0.node ?? "").utf8) }
+            == collectors.map { Array($0.name.utf8) + Array(($0.node ?? "").utf8) })
+    }
+
     @Test func corruptionIsRejected() throws {
         let (compressed, size) = try SnapshotCodec.encode(sampleSnapshot(targets: 300))
         var flipped = compressed

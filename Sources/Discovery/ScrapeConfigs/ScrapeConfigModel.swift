@@ -397,6 +397,14 @@ public enum ScrapeConfigModel {
             return nil
         }
         var out = OrderedMembers(members)
+        // An explicit null is what Prometheus's YAML unmarshalling makes of it: the zero value ""
+        // (for regex, the empty regex), not the default. Served as "" so collectors agree.
+        for key in ["separator", "regex", "replacement"] where out[key] == .null {
+            out[key] = .string("")
+        }
+        if out["action"] == .null {
+            problems.append("\(path).action: relabel action cannot be empty")
+        }
         out.setDefault("separator", .string(";"))
         out.setDefault("regex", .string("(.*)"))
         out.setDefault("replacement", .string("$1"))
