@@ -122,6 +122,8 @@ final class Store: @unchecked Sendable {
     private let lock = NIOLock()
     private var revision: Int64 = 0
     private var tables: [String: [String: StoredObject]] = [:]
+    /// Each table's keys in order, for paged lists.
+    private var indexes: [String: SortedKeys] = [:]
     private var history: [HistoryEvent] = []
     private var historyHead = 0
     private var compactedRevision: Int64 = 0
@@ -210,22 +212,41 @@ final class Store: @unchecked Sendable {
                 )
             }
             let table = tables[r.id] ?? [:]
+            let index = indexes[r.id] ?? SortedKeys()
             let watcher = Watcher(
                 resource: r, namespace: r.namespaced ? namespace : nil, labels: labels, fields: fields, identity: "", bookmarks: false,
                 sink: { _ in })
-            var candidates = table.values.filter { o in
-                if let startAfter, o.key <= startAfter { return false }
-                return watcher.matches(o)
+            // The keys to walk: after the continue key, within the namespace ("ns/" up to "ns0").
+            var position = index.startPosition
+            var end = index.endPosition
+            if r.namespaced, let namespace {
+                position = index.position(of: namespace + "/")
+                end = index.position(of: namespace + "0")
             }
-            candidates.sort { $0.key < $1.key }
+            if let startAfter { position = max(position, index.position(of: startAfter, after: true)) }
             let rv = listRV ?? revision
-            guard let limit, limit > 0, candidates.count > limit else {
-                return ListResult(items: candidates, resourceVersion: rv, continueToken: nil, remaining: nil)
+            let selective = !labels.isEmpty || !fields.isEmpty
+            var items: [StoredObject] = []
+            let wanted = limit.flatMap { $0 > 0 ? $0 : nil } ?? Int.max
+            while position < end, items.count < wanted {
+                if let o = table[index.key(at: position)], !selective || watcher.matches(o) { items.append(o) }
+                position = index.next(position)
             }
-            let page = Array(candidates.prefix(limit))
-            let token = Self.encodeContinue(rv: rv, key: page[page.count - 1].key)
-            let remaining = labels.isEmpty && fields.isEmpty ? candidates.count - limit : nil
-            return ListResult(items: page, resourceVersion: rv, continueToken: token, remaining: remaining)
+            guard position < end, items.count == wanted else {
+                return ListResult(items: items, resourceVersion: rv, continueToken: nil, remaining: nil)
+            }
+            // A continue token only when another item matches (as with the real server's limit + 1 read).
+            if selective {
+                var more = false
+                while position < end, !more {
+                    if let o = table[index.key(at: position)], watcher.matches(o) { more = true }
+                    position = index.next(position)
+                }
+                guard more else { return ListResult(items: items, resourceVersion: rv, continueToken: nil, remaining: nil) }
+            }
+            let token = Self.encodeContinue(rv: rv, key: items[items.count - 1].key)
+            let remaining = selective ? nil : index.distance(from: position, to: end)
+            return ListResult(items: items, resourceVersion: rv, continueToken: token, remaining: remaining)
         }
     }
 
@@ -255,13 +276,13 @@ final class Store: @unchecked Sendable {
         if var new {
             new.set(path: ["metadata", "resourceVersion"], .string(String(revision)))
             stored = StoredObject(Self.canonical(new, r), rv: revision, key: key)
-            tables[r.id, default: [:]][key] = stored
+            if tables[r.id, default: [:]].updateValue(stored, forKey: key) == nil { indexes[r.id, default: SortedKeys()].insert(key) }
             type = old == nil ? .added : .modified
         } else {
             var last = old!.value
             last.set(path: ["metadata", "resourceVersion"], .string(String(revision)))
             stored = StoredObject(last, rv: revision, key: key)
-            tables[r.id]?[key] = nil
+            if tables[r.id]?.removeValue(forKey: key) != nil { indexes[r.id]?.remove(key) }
             type = .deleted
         }
         let event = HistoryEvent(rv: revision, resource: r.id, type: type, object: stored, old: old)
