@@ -59,6 +59,9 @@ public final class KubernetesEmulator: Sendable {
         /// How long a deleted namespace stays Terminating before its content and itself go.
         public var namespaceFinalizeDelay: TimeAmount = .zero
         public var logger = Logger(label: "kube-emulator")
+        /// Serves the emulator's own routes under `/_emulator/` (the audit feed, latency faults)
+        /// to authenticated callers, for benchmarks that run it as a separate process.
+        public var adminAPI = false
 
         public init() {}
     }
@@ -199,6 +202,9 @@ public final class KubernetesEmulator: Sendable {
 
     /// Every accepted write so far, oldest first.
     public var auditLog: [AuditEntry] { core.store.auditLog }
+
+    /// The accepted writes from index `since` on, and the log's length (the next `since`).
+    public func auditLog(since: Int) -> (entries: [AuditEntry], total: Int) { core.store.auditLog(since: since) }
 
     /// Every distinct resource request so far (reads, watches and refused writes included),
     /// first seen first; the RBAC attributes of what each identity asked for.

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 struct Route {
-    enum Special { case root, version, api, apis, group(String), resourceList(String, String), health, notFound }
+    enum Special { case root, version, api, apis, group(String), resourceList(String, String), health, admin, notFound }
     var verb = "get"
     var special: Special?
     var definition: ResourceDefinition?
@@ -25,6 +25,7 @@ struct Router {
         case nil: route.special = .root
         case "version": route.special = .version
         case "healthz", "readyz", "livez": route.special = .health
+        case AdminRoutes.prefix: route.special = .admin
         case "api":
             if s.count == 1 { route.special = .api } else if s.count == 2 { route.special = s[1] == "v1" ? .resourceList("", "v1") : .notFound } else {
                 resolve(&route, group: "", version: s[1], rest: Array(s.dropFirst(2)), request)
@@ -99,6 +100,9 @@ struct Router {
             case .resourceList(let g, let v):
                 guard let list = Discovery.resourceList(group: g, version: v) else { throw APIError.notFoundPath() }
                 return .json(list)
+            case .admin:
+                guard core.configuration.adminAPI else { throw APIError.notFoundPath() }
+                return try AdminRoutes(core: core).handle(request)
             case .notFound:
                 throw APIError.notFoundPath()
             }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import JSON
 import NIOConcurrencyHelpers
 import NIOCore
@@ -83,35 +83,6 @@ struct Watcher: Sendable {
         if !labels.isEmpty, !labels.matches(o.labels) { return false }
         if !fields.isEmpty, !fields.matches(o.value, resource: resource) { return false }
         return true
-    }
-}
-
-/// One accepted write.
-public struct AuditEntry: Sendable, CustomStringConvertible {
-    public var identity: String
-    /// create, update, patch, delete (as the registry saw it: a PUT that created is `create`).
-    public var verb: String
-    public var resource: String
-    public var subresource: String?
-    public var namespace: String?
-    public var name: String
-    public var resourceVersion: String
-    public var time: Date
-
-    public var description: String {
-        "\(identity) \(verb) \(resource)\(subresource.map { "/\($0)" } ?? "") \(namespace.map { "\($0)/" } ?? "")\(name) rv=\(resourceVersion)"
-    }
-}
-
-extension [AuditEntry] {
-    /// Who took a Lease from `holder`: `holder`'s last Lease write and the first Lease write by
-    /// another identity after it (the log is in commit order), if there is one.
-    public func leaseTakeover(from holder: String) -> (last: AuditEntry, next: AuditEntry)? {
-        let writes = filter { $0.resource.hasPrefix("leases") }
-        guard let last = writes.lastIndex(where: { $0.identity == holder }),
-            let next = writes[last...].first(where: { $0.identity != holder })
-        else { return nil }
-        return (writes[last], next)
     }
 }
 
@@ -301,7 +272,8 @@ final class Store: @unchecked Sendable {
         audit.append(
             AuditEntry(
                 identity: identity, verb: verb, resource: r.qualifiedResource, subresource: subresource,
-                namespace: r.namespaced ? stored.namespace : nil, name: stored.name, resourceVersion: String(revision), time: Date()))
+                namespace: r.namespaced ? stored.namespace : nil, name: stored.name, resourceVersion: String(revision), time: Date(),
+                leaseHolder: r.kind == "Lease" && new != nil ? stored.value.at("spec", "holderIdentity")?.stringValue ?? "" : nil))
         return stored
     }
 
@@ -748,4 +720,9 @@ final class Store: @unchecked Sendable {
     }
 
     var auditLog: [AuditEntry] { lock.withLock { audit } }
+
+    /// The audit entries from index `since` on, and how many there are in all.
+    func auditLog(since: Int) -> (entries: [AuditEntry], total: Int) {
+        lock.withLock { (since < audit.count ? Array(audit[max(0, since)...]) : [], audit.count) }
+    }
 }
