@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "kube-emulator",
             dependencies: [
-                "KubernetesEmulator", "JSON",
+                "KubernetesEmulator", "JSON", "SampleWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -4,6 +4,7 @@ import JSON
 import KubernetesEmulator
 import Logging
 import NIOCore
+import SampleWorkload
 
 struct KubeEmulatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,9 +37,26 @@ struct KubeEmulatorCommand: ParsableCommand {
             takes them (the informer benchmark's update burst, generated here so the measured client process does not pay for it).
             """)
     var burstUpdates = 0
+    @Option(help: "Seed the scale benchmark's cluster (SampleWorkload.ScaleWorkload): this many annotated application pods.")
+    var scalePods = 0
+    @Option(help: "Namespaces the scale pods are spread over.") var scaleNamespaces = 10
+    @Option(help: "Nodes of the scale cluster.") var scaleNodes = 100
+    @Option(help: "Collector pods of the scale cluster.") var scaleCollectors = 10
+    @Option(help: "Namespace of the scale cluster's collectors (the allocator's own).") var scaleCollectorNamespace = "observability"
+    @Option(help: "Delay every request of the --latency-identity identities by this many milliseconds (a slow API server).")
+    var latencyMs = 0
+    @Option(help: "Identity the --latency-ms delay applies to, repeatable; default: everyone (*).")
+    var latencyIdentity: [String] = []
+    @Flag(help: "Serve /_emulator/audit (the accepted writes) and PUT /_emulator/latency (change delays while running).")
+    var adminAPI = false
 
     func validate() throws {
         if burstUpdates > 0 && pods == 0 { throw ValidationError("--burst-updates needs --pods") }
+        if latencyMs < 0 { throw ValidationError("--latency-ms must not be negative") }
+        if !latencyIdentity.isEmpty && latencyMs == 0 { throw ValidationError("--latency-identity needs --latency-ms") }
+        if scalePods < 0 || scaleNamespaces < 1 || scaleNodes < 1 || scaleCollectors < 0 {
+            throw ValidationError("--scale-pods, --scale-collectors ≥ 0; --scale-namespaces, --scale-nodes ≥ 1")
+        }
         if https && (cert == nil || key == nil) { throw ValidationError("--https needs --cert and --key") }
         for t in tokens where !t.contains("=") { throw ValidationError("--token wants IDENTITY=TOKEN, got \(t)") }
     }
@@ -57,8 +75,20 @@ struct KubeEmulatorCommand: ParsableCommand {
         }
         configuration.bookmarkInterval = .seconds(Int64(bookmarkSeconds))
         configuration.historyLimit = history
+        configuration.adminAPI = adminAPI
         let emulator = try await KubernetesEmulator.start(configuration)
         if pods > 0 { emulator.loadPods(count: pods) }
+        if scalePods > 0 {
+            var workload = ScaleWorkload(pods: scalePods)
+            workload.namespaces = scaleNamespaces
+            workload.nodes = scaleNodes
+            workload.collectors = scaleCollectors
+            workload.collectorNamespace = scaleCollectorNamespace
+            try workload.seed(into: emulator)
+        }
+        if latencyMs > 0 {
+            for identity in latencyIdentity.isEmpty ? ["*"] : latencyIdentity { emulator.setLatency(identity, .milliseconds(Int64(latencyMs))) }
+        }
         if let kubeconfigOut {
             try emulator.writeKubeconfig(
                 to: kubeconfigOut, token: first?.token, user: first?.identity ?? "anonymous", certificateAuthority: kubeconfigCA)

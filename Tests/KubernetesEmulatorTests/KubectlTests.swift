@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import KubernetesClient
 import KubernetesEmulator
 import Testing
@@ -137,6 +138,36 @@ struct KubectlTests {
         let pods = try await runTool("kubectl", ["--kubeconfig", kubeconfig, "get", "pods", "-o", "name"])
         #expect(pods.status == 0, "\(pods.stderr)")
         #expect(pods.stdout.split(separator: "\n").count == 3)
+    }
+
+    @Test func commandLineEmulatorSeedsTheScaleClusterServesAdminRoutesAndSlowsOneIdentity() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kube-emulator-scale-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = try #require(Self.emulatorBinary(), "kube-emulator binary not built")
+        let kubeconfig = dir.appendingPathComponent("kubeconfig").path
+        let process = try BackgroundProcess(
+            binary,
+            [
+                "--port", "0", "--kubeconfig-out", kubeconfig, "--token", "admin=admin-token", "--token", "slow=slow-token", "--admin-api",
+                "--scale-pods", "30", "--scale-namespaces", "3", "--scale-collectors", "2", "--latency-ms", "400", "--latency-identity", "slow",
+            ], log: dir.appendingPathComponent("log").path)
+        defer { process.stop() }
+        #expect(await eventually { FileManager.default.fileExists(atPath: kubeconfig) })
+        let server = try #require(
+            try String(contentsOfFile: kubeconfig, encoding: .utf8).split(separator: "\n").first { $0.contains("server:") }?.split(separator: " ").last)
+        let admin = try KubernetesClient(configuration: ClusterConfiguration(server: String(server), credentials: .token("admin-token")))
+        let slow = try KubernetesClient(configuration: ClusterConfiguration(server: String(server), credentials: .token("slow-token")))
+        let pods = try await admin.listAll(Pod.self)
+        #expect(pods.items.count == 30 + 2)
+        #expect(Set(pods.items.compactMap(\.metadata.namespace)) == ["team-0", "team-1", "team-2", "observability"])
+        let audit = try JSONValue.parse(Array(try await admin.send(.GET, "/_emulator/audit", query: [("since", "0")])))
+        #expect((audit["total"]?.integerValue ?? 0) >= 32, "the seeded pods are accepted writes")
+        let start = ContinuousClock.now
+        _ = try await slow.list(Pod.self, namespace: "team-0")
+        #expect(ContinuousClock.now - start >= .milliseconds(400))
+        try await admin.shutdown()
+        try await slow.shutdown()
     }
 
     /// The executable next to the test bundle (same build directory).
