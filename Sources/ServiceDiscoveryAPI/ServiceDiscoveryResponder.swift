@@ -31,7 +31,9 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         }
     }
 
-    private let current = NIOLockedValueBox<RenderedSnapshot?>(nil)
+    /// The served snapshot and when it was installed (Unix ms; `/status` reports it so a
+    /// benchmark can time propagation without polling faster than snapshots change).
+    private let current = NIOLockedValueBox<(rendered: RenderedSnapshot, installedAtMillis: Int64)?>(nil)
     /// The state the rendered answers come from, which deltas apply to.
     private let state = NIOLockedValueBox<Snapshot?>(nil)
     private let options: Options
@@ -68,8 +70,8 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     public func install(_ snapshot: Snapshot) {
         let rendered = RenderedSnapshot(snapshot)
         let old = current.withLockedValue { current in
-            defer { current = rendered }
-            return current
+            defer { current = (rendered, clock()) }
+            return current?.rendered
         }
         state.withLockedValue { $0 = snapshot }
         record(rendered, replacing: old)
@@ -97,10 +99,10 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     private func swap(to snapshot: Snapshot, if condition: (RenderedSnapshot?) -> Bool) -> Bool {
         let rendered = RenderedSnapshot(snapshot)
         let (swapped, old) = current.withLockedValue { current -> (Bool, RenderedSnapshot?) in
-            guard condition(current) else { return (false, nil) }
-            defer { current = rendered }
+            guard condition(current?.rendered) else { return (false, nil) }
+            defer { current = (rendered, clock()) }
             state.withLockedValue { $0 = snapshot }
-            return (true, current)
+            return (true, current?.rendered)
         }
         if swapped { record(rendered, replacing: old) }
         return swapped
@@ -123,7 +125,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
 
     /// The installed snapshot's epoch and generation, if any.
     public var installed: (epoch: UInt64, generation: UInt64)? {
-        current.withLockedValue { $0.map { ($0.epoch, $0.generation) } }
+        current.withLockedValue { $0.map { ($0.rendered.epoch, $0.rendered.generation) } }
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResource {
@@ -134,7 +136,8 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     }
 
     private func answer(_ request: HTTPRequest) -> (HTTPResource, Route) {
-        let rendered = current.withLockedValue { $0 }
+        let installed = current.withLockedValue { $0 }
+        let rendered = installed?.rendered
         if request.acceptsHTML || hasPrefix(request.target, "/debug/"), let view = htmlView(request, rendered) {
             return view
         }
@@ -147,7 +150,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
         if equals(path, "/livez") { return (Self.livez, .livez) }
         if equals(path, "/readyz") { return (rendered == nil ? Self.notReady : Self.ready, .readyz) }
         if equals(path, "/metrics") { return (metrics(rendered), .metrics) }
-        if equals(path, "/status") { return (status(rendered), .status) }
+        if equals(path, "/status") { return (status(rendered, installedAtMillis: installed?.installedAtMillis), .status) }
         if equals(path, "/scrape_configs") {
             guard let rendered else { return (Self.notReady, .scrapeConfigs) }
             let secrets = request.connection.clientCertificateVerified || options.allowInsecureAuthSecrets
@@ -276,7 +279,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
                 nowMillis: now, history: history, allocation: options.allocation))
     }
 
-    private func status(_ rendered: RenderedSnapshot?) -> HTTPResource {
+    private func status(_ rendered: RenderedSnapshot?, installedAtMillis: Int64?) -> HTTPResource {
         let lead = leadership()
         var members: [JSONMember] = [
             JSONMember("identity", .string(options.identity)),
@@ -289,6 +292,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
                 JSONMember("epoch", .number(String(rendered.epoch))),
                 JSONMember("generation", .number(String(rendered.generation))),
                 JSONMember("snapshot_age_seconds", .number(String(format3(age)))),
+                JSONMember("installed_at_millis", .number(String(installedAtMillis ?? 0))),
                 JSONMember("targets", .number(String(rendered.targetCount))),
                 JSONMember("unassigned_targets", .number(String(rendered.unassignedTargets))),
                 JSONMember("jobs", .number(String(rendered.jobCount))),

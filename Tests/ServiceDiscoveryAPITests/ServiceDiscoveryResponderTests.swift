@@ -221,7 +221,7 @@ import Testing
         let body = get(r, "/status").body
         #expect(
             body
-                == #"{"identity":"ta-1","leader":"ta-0","is_leader":false,"epoch":2,"generation":7,"snapshot_age_seconds":1500.250,"targets":5,"unassigned_targets":1,"jobs":3,"collectors":{"collector-0":2,"collector-1":2}}"# + "\n")
+                == #"{"identity":"ta-1","leader":"ta-0","is_leader":false,"epoch":2,"generation":7,"snapshot_age_seconds":1500.250,"installed_at_millis":2500250,"targets":5,"unassigned_targets":1,"jobs":3,"collectors":{"collector-0":2,"collector-1":2}}"# + "\n")
     }
 
     @Test func sameSnapshotSameBytesOnEveryReplica() {
