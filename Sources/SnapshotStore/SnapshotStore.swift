@@ -403,7 +403,8 @@ public final class SnapshotReader: Sendable {
         }
     }
 
-    static func parseManifest(_ configMap: ConfigMap) throws -> Manifest {
+    /// The manifest a manifest ConfigMap holds, checked for format, part order and chunk sizes.
+    public static func parseManifest(_ configMap: ConfigMap) throws -> Manifest {
         guard let text = configMap.data?[SnapshotStoreConfiguration.manifestKey] else {
             throw SnapshotStoreError.corrupt("manifest ConfigMap has no \(SnapshotStoreConfiguration.manifestKey)")
         }
@@ -442,31 +443,64 @@ public final class SnapshotReader: Sendable {
     /// The whole state a manifest names: its base with every delta applied.
     static func fetchState(_ manifest: Manifest, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> Snapshot {
         let baseBytes = try await fetchBytes(manifest.base, client: client, configuration: configuration)
-        var state = try await CPUWork.run { try SnapshotCodec.decode(baseBytes, uncompressedSize: manifest.base.uncompressedSize) }
-        try check(state.epoch, state.generation, against: manifest.base)
+        var state = try await CPUWork.run { try decodeBase(manifest.base, bytes: baseBytes) }
         for part in manifest.deltas {
             let bytes = try await fetchBytes(part, client: client, configuration: configuration)
             let before = state
-            state = try await CPUWork.run {
-                let delta = try DeltaCodec.decode(bytes, uncompressedSize: part.uncompressedSize)
-                try check(delta.epoch, delta.generation, against: part)
-                do { return try before.applying(delta) } catch { throw SnapshotStoreError.corrupt("delta \(part.generation): \(error)") }
-            }
+            state = try await CPUWork.run { try applyDelta(part, bytes: bytes, to: before) }
         }
         return state
     }
 
+    /// The state a committed manifest names, from ConfigMaps already at hand (its chunks by
+    /// name, e.g. captured by a watch before the leader collects superseded ones), verified and
+    /// decoded as a replica does: only the deltas after `previous` when the manifest names
+    /// `previous`'s generation, else the base and every delta.
+    public static func decode(manifest manifestMap: ConfigMap, chunks: [String: ConfigMap], after previous: Snapshot? = nil) throws -> Snapshot {
+        let manifest = try parseManifest(manifestMap)
+        var state: Snapshot
+        var rest = manifest.deltas[...]
+        if let previous, let k = manifest.parts.firstIndex(where: { ($0.epoch, $0.generation) == (previous.epoch, previous.generation) }) {
+            state = previous
+            rest = manifest.parts[(k + 1)...]
+        } else {
+            state = try decodeBase(manifest.base, bytes: assemble(manifest.base, chunks: chunks))
+        }
+        for part in rest { state = try applyDelta(part, bytes: assemble(part, chunks: chunks), to: state) }
+        return state
+    }
+
+    private static func decodeBase(_ part: Manifest.Part, bytes: [UInt8]) throws -> Snapshot {
+        let state = try SnapshotCodec.decode(bytes, uncompressedSize: part.uncompressedSize)
+        try check(state.epoch, state.generation, against: part)
+        return state
+    }
+
+    private static func applyDelta(_ part: Manifest.Part, bytes: [UInt8], to state: Snapshot) throws -> Snapshot {
+        let delta = try DeltaCodec.decode(bytes, uncompressedSize: part.uncompressedSize)
+        try check(delta.epoch, delta.generation, against: part)
+        do { return try state.applying(delta) } catch { throw SnapshotStoreError.corrupt("delta \(part.generation): \(error)") }
+    }
+
     /// One part's compressed bytes, every chunk and the whole checked.
     static func fetchBytes(_ part: Manifest.Part, client: KubernetesClient, configuration: SnapshotStoreConfiguration) async throws -> [UInt8] {
-        var compressed: [UInt8] = []
-        compressed.reserveCapacity(part.size)
+        var chunks: [String: ConfigMap] = [:]
         for chunk in part.chunks {
-            let cm: ConfigMap
             do {
-                cm = try await client.get(ConfigMap.self, namespace: configuration.namespace, name: chunk.name)
+                chunks[chunk.name] = try await client.get(ConfigMap.self, namespace: configuration.namespace, name: chunk.name)
             } catch let error as KubernetesError where error.isNotFound {
                 throw SnapshotStoreError.corrupt("chunk \(chunk.name) is missing")
             }
+        }
+        return try assemble(part, chunks: chunks)
+    }
+
+    /// One part's compressed bytes from its chunk ConfigMaps: each chunk's size and CRC-32, then the whole's.
+    static func assemble(_ part: Manifest.Part, chunks: [String: ConfigMap]) throws -> [UInt8] {
+        var compressed: [UInt8] = []
+        compressed.reserveCapacity(part.size)
+        for chunk in part.chunks {
+            guard let cm = chunks[chunk.name] else { throw SnapshotStoreError.corrupt("chunk \(chunk.name) is missing") }
             guard let data = cm.binaryData?[SnapshotStoreConfiguration.chunkKey] else {
                 throw SnapshotStoreError.corrupt("chunk \(chunk.name) has no data")
             }
