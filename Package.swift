@@ -69,6 +69,17 @@ let package = Package(
             path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "relabel-bench", dependencies: ["Relabel"], path: "Sources/RelabelBenchmark", swiftSettings: strict),
+            name: "scale-bench",
+            dependencies: [
+                "KubernetesClient", "KubernetesEmulator", "SampleWorkload", "Snapshot", "SnapshotStore", "JSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ScaleBenchmark",
+            swiftSettings: strict),
         .executableTarget(
             name: "allocation-bench", dependencies: ["Allocation"], path: "Sources/AllocationBenchmark",
             swiftSettings: strict),

@@ -1,0 +1,192 @@
+import Foundation
+import KubernetesEmulator
+import Snapshot
+
+/// The figures, computed after the run from the emulator's audit log (commit times), the
+/// captured snapshots and the replicas' `/status` samples.
+struct Analysis {
+    let settings: Settings
+    let audit: [AuditEntry]
+    let capture: SnapshotCapture
+    let poller: StatusPoller
+
+    private func isManifestWrite(_ e: AuditEntry) -> Bool {
+        e.resource == "configmaps" && e.namespace == Settings.namespace && e.name == Settings.manifestName && e.verb != "delete"
+    }
+
+    private func isChunkWrite(_ e: AuditEntry) -> Bool {
+        e.resource == "configmaps" && e.namespace == Settings.namespace && e.name.hasPrefix(Settings.manifestName + "-") && e.verb == "create"
+    }
+
+    var terms: [LeaseTerm] { audit.leaseTerms(namespace: Settings.namespace, name: Settings.leaseName) }
+
+    /// Holder changes committed before `cutoff` (the first acquisition is not a change).
+    func leadershipChanges(before cutoff: Date) -> [(from: String, to: LeaseTerm)] {
+        audit.leadershipChanges(namespace: Settings.namespace, name: Settings.leaseName).filter { $0.to.writes[0].time < cutoff }
+    }
+
+    /// Renew latency: the gap between consecutive Lease writes of a holder (commit times)
+    /// minus `retry_period`, for every renewal committed before `cutoff`, in milliseconds.
+    func renewLatencies(before cutoff: Date) -> [Double] {
+        terms.flatMap { term -> [Double] in
+            let own = term.writes.filter { $0.identity == term.holder && $0.time < cutoff }
+            return [AuditEntry].renewGaps(LeaseTerm(holder: term.holder, writes: own)).map { ms($0 - settings.retryPeriod) }
+        }
+    }
+
+    /// Snapshot ConfigMap writes committed outside the writer's term (see `writesOutsideTerm`).
+    var writesOutsideTerm: [WriteOutsideTerm] {
+        audit.writesOutsideTerm(leaseNamespace: Settings.namespace, leaseName: Settings.leaseName, renewDeadline: settings.renewDeadline) {
+            $0.resource == "configmaps" && $0.namespace == Settings.namespace && $0.name.hasPrefix(Settings.manifestName)
+        }
+    }
+
+    /// The longest gap between `holder`'s own consecutive Lease writes that overlaps `from...to`.
+    func longestRenewGap(of holder: String, from: Date, to: Date) -> Duration? {
+        let own = audit.filter { $0.resource.hasPrefix("leases.") && $0.name == Settings.leaseName && $0.identity == holder && $0.leaseHolder == holder }
+        return zip(own, own.dropFirst()).filter { $0.time < to && $1.time > from }.map { .microseconds($1.unixMicros - $0.unixMicros) }.max()
+    }
+
+    /// The first manifest write after `time` that committed an epoch after `epoch`, and its version.
+    func firstSnapshot(after time: Date, epochAfter epoch: UInt64) -> (entry: AuditEntry, version: Version)? {
+        for entry in audit where entry.time > time && isManifestWrite(entry) {
+            guard let version = capture.committed.first(where: { $0.manifest.metadata.resourceVersion == entry.resourceVersion })?.version
+            else { continue }
+            if version.epoch > epoch { return (entry, version) }
+        }
+        return nil
+    }
+
+    // MARK: - initial list
+
+    struct Initial {
+        var leader: String
+        var termStart: Date
+        var firstSnapshot: Date
+    }
+
+    /// The first manifest write, and the start of its writer's term.
+    var initial: Initial? {
+        guard let first = audit.first(where: isManifestWrite) else { return nil }
+        let term = terms.last { $0.holder == first.identity && $0.writes[0].time <= first.time }
+        guard let term else { return nil }
+        return Initial(leader: first.identity, termStart: term.writes[0].time, firstSnapshot: first.time)
+    }
+
+    // MARK: - churn
+
+    struct Churn {
+        /// Per change: write → the last follower serving a snapshot that reflects it (ms; infinity: never).
+        var latencies: [Double] = []
+        var unwritten = 0
+        var unreflected = 0
+        var decoded = 0
+        var undecodable: [String] = []
+    }
+
+    /// For each change: its write's commit time, the first committed generation that reflects
+    /// it (decoded from the captured ConfigMaps), and when every replica other than that
+    /// generation's writer first served it or a later one (`installed_at_millis`).
+    /// - Parameter died: replicas killed during the run, and when; they are not waited for after that.
+    func churn(_ plan: [PodChange], failed: [Int: String], replicas: [String], died: [String: Date]) -> Churn {
+        var result = Churn()
+        var writtenAt: [String: Date] = [:]
+        for e in audit where e.identity == "loadgen" {
+            writtenAt[auditKey(verb: e.verb, subresource: e.subresource, namespace: e.namespace, name: e.name)] = e.time
+        }
+        var pending: [[UInt8]: (k: Int, at: Date)] = [:]
+        for (k, change) in plan.enumerated() {
+            guard failed[k] == nil, let at = writtenAt[change.auditKey] else {
+                result.unwritten += 1
+                continue
+            }
+            pending[change.address] = (k, at)
+        }
+        let manifestTimes = Dictionary(audit.filter(isManifestWrite).map { ($0.resourceVersion, $0.time) }, uniquingKeysWith: { a, _ in a })
+        var reflectedIn: [Int: (committed: SnapshotCapture.Committed, committedAt: Date, at: Date)] = [:]
+        for committed in capture.committed where !pending.isEmpty {
+            let snapshot: Snapshot
+            do { snapshot = try capture.decode(committed) } catch {
+                result.undecodable.append("\(committed.version): \(error)")
+                continue
+            }
+            result.decoded += 1
+            let committedAt = committed.manifest.metadata.resourceVersion.flatMap { manifestTimes[$0] } ?? .distantFuture
+            var present = Set<[UInt8]>(minimumCapacity: snapshot.targets.count)
+            for t in snapshot.targets { if let a = t.labels["__address__"] { present.insert(Array(a.utf8)) } }
+            for (address, change) in pending where change.at <= committedAt {
+                if present.contains(address) == plan[change.k].addsTarget {
+                    reflectedIn[change.k] = (committed, committedAt, change.at)
+                    pending[address] = nil
+                }
+            }
+        }
+        result.unreflected = pending.count
+        for _ in pending { result.latencies.append(.infinity) }
+        for (_, hit) in reflectedIn {
+            var worst = 0.0
+            for identity in replicas where identity != hit.committed.leader && (died[identity].map { $0 > hit.committedAt } ?? true) {
+                guard let served = poller.firstServing(identity, atLeast: hit.committed.version) else {
+                    worst = .infinity
+                    break
+                }
+                worst = max(worst, served.installedAt.timeIntervalSince(hit.at) * 1000)
+            }
+            result.latencies.append(worst)
+        }
+        return result
+    }
+
+    // MARK: - failover
+
+    struct Failover {
+        var takeover: AuditEntry?
+        var firstChunk: AuditEntry?
+        var firstManifest: AuditEntry?
+        var compared = 0
+        var moved = 0
+        var onlyBefore = 0
+        var onlyAfter = 0
+        var problem: String?
+    }
+
+    /// After `killed` died at `killedAt`: who took the Lease and wrote first, and how many
+    /// targets changed collector between the last snapshot before and the first after.
+    func failover(killed: String, at killedAt: Date, before: Version?) -> Failover {
+        var f = Failover()
+        let after = audit.filter { $0.time >= killedAt && $0.identity != killed }
+        f.takeover = after.first { $0.resource.hasPrefix("leases.") && $0.leaseHolder == $0.identity && !$0.identity.isEmpty }
+        if let leader = f.takeover?.identity {
+            f.firstChunk = after.first { $0.identity == leader && isChunkWrite($0) }
+            f.firstManifest = after.first { $0.identity == leader && isManifestWrite($0) }
+        }
+        let committed = capture.committed
+        guard let before, let old = committed.last(where: { $0.version <= before }),
+            let new = committed.first(where: { $0.version.epoch > before.epoch })
+        else {
+            f.problem = "no committed snapshot on both sides of the kill"
+            return f
+        }
+        do {
+            let a = try capture.decode(old)
+            let b = try capture.decode(new)
+            var placed: [[UInt8]: [UInt8]] = [:]
+            for t in a.targets { placed[Array((t.labels["__address__"] ?? "").utf8)] = Array((t.collector ?? "").utf8) }
+            var seen = 0
+            for t in b.targets {
+                let address = Array((t.labels["__address__"] ?? "").utf8)
+                guard let was = placed[address] else {
+                    f.onlyAfter += 1
+                    continue
+                }
+                seen += 1
+                f.compared += 1
+                if was != Array((t.collector ?? "").utf8) { f.moved += 1 }
+            }
+            f.onlyBefore = a.targets.count - seen
+        } catch {
+            f.problem = "\(error)"
+        }
+        return f
+    }
+}

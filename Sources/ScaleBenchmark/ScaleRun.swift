@@ -1,0 +1,293 @@
+import AsyncHTTPClient
+import Foundation
+import JSON
+import KubernetesClient
+import KubernetesEmulator
+import Logging
+import SampleWorkload
+
+/// One run: starts the processes, drives the phases, then reads the figures off the audit
+/// log, the captured snapshots, `/status` and /proc, and prints them.
+struct ScaleRun: Sendable {
+    let settings: Settings
+    let workload: ScaleWorkload
+    private let quiet = Logger(label: "scale-bench", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(_ settings: Settings) throws {
+        for binary in [settings.emulatorBinary, settings.allocatorBinary] where !FileManager.default.isExecutableFile(atPath: binary) {
+            throw BenchError("not an executable: \(binary) (pass --emulator-binary and --allocator-binary)")
+        }
+        self.settings = settings
+        var workload = ScaleWorkload(pods: settings.pods)
+        workload.namespaces = settings.namespaces
+        workload.collectors = settings.collectors
+        workload.collectorNamespace = Settings.namespace
+        self.workload = workload
+    }
+
+    private func path(_ name: String) -> String { (settings.workDir as NSString).appendingPathComponent(name) }
+
+    func execute() async throws {
+        let s = settings
+        print(
+            "scale-bench: \(s.pods) pods in \(s.namespaces) namespaces, \(s.collectors) collectors, \(s.replicas) replicas "
+                + "(lease \(s.leaseDuration.configString) / renew \(s.renewDeadline.configString) / retry \(s.retryPeriod.configString), "
+                + "min_write_interval \(s.minWriteInterval.configString))")
+        print(
+            "replicas on CPU \(s.replicaCPUs) (sharing it; --event-loop-threads 1), kube-emulator and this load generator on CPU \(s.emulatorCPUs); "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAverage()) at start")
+        if s.slowAPI {
+            print(
+                "slow API: every request of the replicas is delayed \(s.latencyMilliseconds) ms, then \(s.stallMilliseconds) ms for \(s.stallSeconds) s after the steady state")
+        }
+        print("logs: \(s.workDir)")
+
+        // The API server, seeded in its own process before anyone lists.
+        var emulatorArguments = [
+            "--host", "127.0.0.1", "--port", "0", "--admin-api", "--history", "500000", "--scale-pods", "\(s.pods)", "--scale-namespaces",
+            "\(s.namespaces)", "--scale-collectors", "\(s.collectors)", "--scale-collector-namespace", Settings.namespace,
+        ]
+        for identity in s.identities + ["loadgen", "bench"] { emulatorArguments += ["--token", "\(identity)=token-\(identity)"] }
+        if s.slowAPI {
+            emulatorArguments += ["--latency-ms", "\(s.latencyMilliseconds)"]
+            for identity in s.identities { emulatorArguments += ["--latency-identity", identity] }
+        }
+        let seeding = ContinuousClock.now
+        let emulator = try Child(
+            name: "kube-emulator", binary: s.emulatorBinary, arguments: emulatorArguments, cpus: s.emulatorCPUs, log: path("kube-emulator.log"),
+            stdout: path("kube-emulator.url"))
+        var replicas: [String: (child: Child, port: Int)] = [:]
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var clients: [KubernetesClient] = []
+        var tasks: [Task<Void, Never>] = []
+        func cleanUp() async {
+            for task in tasks { task.cancel() }
+            for task in tasks { await task.value }
+            for (_, replica) in replicas { await replica.child.stop() }
+            await emulator.stop()
+            for client in clients { try? await client.shutdown() }
+            try? await http.shutdown()
+        }
+        do {
+            guard let url = await waitForLine(path("kube-emulator.url"), child: emulator, timeout: .seconds(600)) else {
+                throw BenchError("kube-emulator did not start; see \(path("kube-emulator.log"))")
+            }
+            print(String(format: "kube-emulator at %@ (pid %d): seeded in %.1f s", url, emulator.pid, ms(ContinuousClock.now - seeding) / 1000))
+
+            var benchConfiguration = ClusterConfiguration(server: url, credentials: .token("token-bench"))
+            benchConfiguration.queriesPerSecond = 1_000
+            benchConfiguration.burst = 1_000
+            benchConfiguration.requestTimeout = .seconds(60)
+            let bench = try KubernetesClient(configuration: benchConfiguration)
+            clients.append(bench)
+            var loadConfiguration = ClusterConfiguration(server: url, credentials: .token("token-loadgen"))
+            loadConfiguration.queriesPerSecond = 1_000_000
+            loadConfiguration.burst = 1_000_000
+            loadConfiguration.requestTimeout = .seconds(30)
+            let loadgen = try KubernetesClient(configuration: loadConfiguration)
+            clients.append(loadgen)
+            let auditStart = try await fetchAudit(bench, since: Int.max / 2).total
+
+            let capture = SnapshotCapture(manifestName: Settings.manifestName)
+            let statusClient = StatusClient(http: http)
+            let poller = StatusPoller(client: statusClient)
+            let sampler = CPUSampler()
+            sampler.watch(emulator.pid)
+            let logger = quiet
+            tasks.append(Task { await capture.run(client: bench, namespace: Settings.namespace, logger: logger) })
+            tasks.append(Task { await poller.run() })
+            tasks.append(Task { await sampler.run() })
+
+            // The replicas, all at once, as a Deployment's pods would start.
+            let configPath = path("targetallocator.yaml")
+            try workload.allocatorConfig(
+                leaseDuration: s.leaseDuration.configString, renewDeadline: s.renewDeadline.configString,
+                retryPeriod: s.retryPeriod.configString, minWriteInterval: s.minWriteInterval.configString
+            ).write(toFile: configPath, atomically: true, encoding: .utf8)
+            let started = Date()
+            for identity in s.identities {
+                let kubeconfig = path("\(identity).kubeconfig")
+                try writeKubeconfig(path: kubeconfig, server: url, token: "token-\(identity)")
+                let child = try Child(
+                    name: identity, binary: s.allocatorBinary,
+                    arguments: [
+                        "--config-file", configPath, "--listen-addr", "127.0.0.1:0", "--kubeconfig-path", kubeconfig, "--identity", identity,
+                        "--event-loop-threads", "1", "--log-level", "info",
+                    ],
+                    cpus: s.replicaCPUs, environment: ["POD_NAMESPACE": Settings.namespace], log: path("\(identity).log"))
+                sampler.watch(child.pid)
+                replicas[identity] = (child, 0)
+            }
+            for identity in s.identities {
+                guard let child = replicas[identity]?.child,
+                    let port = await child.waitForLog(timeout: .seconds(60), { Self.listeningPort(in: $0) })
+                else { throw BenchError("\(identity) did not start serving; see \(path("\(identity).log"))") }
+                replicas[identity] = (child, port)
+                poller.add(identity: identity, port: port)
+            }
+
+            // Phase 1: the initial list, until every replica serves a snapshot.
+            Report.section("initial list")
+            let everyoneServes = await poller.wait(timeout: .seconds(Int64(s.initialTimeoutSeconds))) { latest in
+                s.identities.allSatisfy { latest[$0] != nil }
+            }
+            print(
+                everyoneServes
+                    ? String(format: "every replica serves a snapshot %.1f s after they started", Date().timeIntervalSince(started))
+                    : "not every replica serves a snapshot after \(s.initialTimeoutSeconds) s; going on")
+
+            // Phase 2: churn.
+            Report.section("churn")
+            let plan = PodChange.plan(workload, count: s.churnPerSecond * s.churnSeconds)
+            let churnStart = Date()
+            let outcome = await ChurnGenerator(client: loadgen, workload: workload).run(plan, perSecond: Double(s.churnPerSecond))
+            let churnEnd = Date()
+            print(
+                String(
+                    format: "%d changes (%d writes, %d failed) in %.1f s", plan.count, outcome.writes, outcome.failed.count, ms(outcome.elapsed) / 1000))
+
+            // Phase 3: steady state, until the leader has caught up: no snapshot written for 10 s
+            // and the leader process nearly idle (under a tenth of a core over the last 5 s).
+            Report.section("steady state")
+            let steadyStart = ContinuousClock.now
+            while true {
+                let elapsed = ContinuousClock.now - steadyStart
+                let quietFor = Date().timeIntervalSince(capture.latest?.seenAt ?? churnEnd)
+                var leaderIdle = true
+                if let holder = try? await currentLeader(bench), let pid = replicas[holder]?.child.pid,
+                    let now = sampler.cpu(pid, at: Date()), let before = sampler.cpu(pid, at: Date().addingTimeInterval(-5))
+                {
+                    leaderIdle = now - before < 0.5
+                }
+                if elapsed >= .seconds(s.steadyMaxSeconds) || (elapsed >= .seconds(s.steadySeconds) && quietFor >= 10 && leaderIdle) { break }
+                try await Task.sleep(for: .seconds(1))
+            }
+            print(
+                String(
+                    format: "%.0f s; last snapshot %@, %.0f s before its end", ms(ContinuousClock.now - steadyStart) / 1000,
+                    capture.latest.map { "\($0.version)" } ?? "none", Date().timeIntervalSince(capture.latest?.seenAt ?? churnEnd)))
+            let leader = try await currentLeader(bench)
+            var memory: [String: (resident: Int, peak: Int)] = [:]
+            for (identity, replica) in replicas { memory[identity] = ProcStats.memory(replica.child.pid) }
+
+            // Phase 4: kill -9 of the leader, or a stall of the API server.
+            var failover: (killed: String, at: Date, before: Version?, polls: SurvivorPoller.Tally, recovered: Bool)?
+            var stall: (leader: String?, from: Date, to: Date, before: Version?, recovered: Bool)?
+            if !s.slowAPI, let leader, let victim = replicas[leader] {
+                Report.section("kill -9 of the leader (\(leader))")
+                let before = capture.latest?.version
+                let survivors = replicas.filter { $0.key != leader }.map { (identity: $0.key, port: $0.value.port) }
+                let survivorPoller = SurvivorPoller(client: statusClient)
+                let collectors = (0..<s.collectors).map { "collector-\($0)" }
+                let polling = Task { await survivorPoller.run(survivors: survivors, job: ScaleWorkload.jobName, collectors: collectors) }
+                try await Task.sleep(for: .seconds(2))
+                let killedAt = Date()
+                victim.child.kill9()
+                poller.remove(identity: leader)
+                let recovered = await poller.wait(timeout: .seconds(120)) { latest in
+                    survivors.allSatisfy { (latest[$0.identity]?.epoch ?? 0) > (before?.epoch ?? 0) }
+                }
+                try await Task.sleep(for: .seconds(3))
+                polling.cancel()
+                await polling.value
+                failover = (leader, killedAt, before, survivorPoller.result, recovered)
+                print(recovered ? "both survivors serve the new leader's epoch" : "the survivors did not serve a new epoch within 120 s")
+            } else if s.slowAPI {
+                Report.section("API stall: \(s.stallMilliseconds) ms per request for \(s.stallSeconds) s (leader \(leader ?? "none"))")
+                let before = capture.latest?.version
+                let from = Date()
+                for identity in s.identities { try await setLatency(bench, identity: identity, milliseconds: s.stallMilliseconds) }
+                try await Task.sleep(for: .seconds(s.stallSeconds))
+                for identity in s.identities { try await setLatency(bench, identity: identity, milliseconds: s.latencyMilliseconds) }
+                let to = Date()
+                let recovered = await poller.wait(timeout: .seconds(120)) { latest in
+                    s.identities.allSatisfy { (latest[$0]?.epoch ?? 0) > (before?.epoch ?? 0) }
+                }
+                stall = (leader, from, to, before, recovered)
+                print(recovered ? "every replica serves a new epoch after the stall" : "no new epoch served within 120 s of the stall's end")
+            }
+            let ended = Date()
+
+            // Figures.
+            let audit = try await fetchAudit(bench, since: auditStart).entries
+            let analysis = Analysis(settings: s, audit: audit, capture: capture, poller: poller)
+            let cutoff = failover?.at ?? stall?.from ?? ended
+            var report = Figures(settings: s)
+            report.leadership(analysis, cutoff: cutoff, slowAPI: s.slowAPI)
+            if s.slowAPI {
+                report.showOnly("(slow API: the next figures are shown without a verdict; their targets assume a responsive API server)")
+            }
+            report.initial(analysis, sampler: sampler, pids: replicas.mapValues { $0.child.pid })
+            let died = failover.map { [$0.killed: $0.at] } ?? [:]
+            let churnFigures = analysis.churn(plan, failed: outcome.failed, replicas: s.identities, died: died)
+            report.churn(
+                churnFigures, outcome: outcome, plan: plan,
+                emulatorBusy: emulatorBusy(sampler, pid: emulator.pid, from: churnStart, to: churnEnd))
+            report.memory(memory, leader: leader)
+            report.judgeAgain()
+            if !s.slowAPI && failover == nil { report.noLeaderToKill() }
+            if let failover {
+                report.failover(
+                    analysis.failover(killed: failover.killed, at: failover.at, before: failover.before), killedAt: failover.at,
+                    polls: failover.polls, recovered: failover.recovered)
+            }
+            if let stall {
+                report.stall(analysis, leader: stall.leader, before: stall.before, from: stall.from, to: stall.to, recovered: stall.recovered)
+            }
+            report.fencing(analysis)
+            report.summary(loadAverage: loadAverage())
+        } catch {
+            await cleanUp()
+            throw error
+        }
+        await cleanUp()
+    }
+
+    // MARK: - helpers
+
+    /// The port in a replica's "serving HTTP" log line (`http=[IPv4]127.0.0.1/127.0.0.1:PORT`).
+    static func listeningPort(in log: String) -> Int? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("serving HTTP") }),
+            let field = line.split(separator: " ").first(where: { $0.hasPrefix("http=") }),
+            let colon = field.lastIndex(of: ":")
+        else { return nil }
+        return Int(field[field.index(after: colon)...])
+    }
+
+    private func waitForLine(_ file: String, child: Child, timeout: Duration) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, child.isRunning {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let end = text.firstIndex(of: "\n") { return String(text[..<end]) }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    private func fetchAudit(_ client: KubernetesClient, since: Int) async throws -> (entries: [AuditEntry], total: Int) {
+        let data = try await client.send(.GET, "/_emulator/audit", query: [("since", String(since))])
+        let json = try JSONValue.parse(Array(data))
+        guard let total = json["total"]?.integerValue, case .array(let items)? = json["entries"] else {
+            throw BenchError("the emulator's audit feed did not parse")
+        }
+        return (items.compactMap(AuditEntry.init(json:)), Int(total))
+    }
+
+    private func setLatency(_ client: KubernetesClient, identity: String, milliseconds: Int) async throws {
+        _ = try await client.send(.PUT, "/_emulator/latency", query: [("identity", identity), ("milliseconds", String(milliseconds))])
+    }
+
+    private func currentLeader(_ client: KubernetesClient) async throws -> String? {
+        let lease = try? await client.get(Lease.self, namespace: Settings.namespace, name: Settings.leaseName)
+        return lease?.spec?.holderIdentity.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private func emulatorBusy(_ sampler: CPUSampler, pid: Int32, from: Date, to: Date) -> Double? {
+        guard let a = sampler.cpu(pid, at: from), let b = sampler.cpu(pid, at: to), to > from else { return nil }
+        return (b - a) / to.timeIntervalSince(from)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
