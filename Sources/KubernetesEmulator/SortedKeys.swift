@@ -1,3 +1,5 @@
+import Foundation
+
 /// The storage keys of one resource in etcd's order (bytewise), kept sorted as objects come
 /// and go. A paged list then starts at its continue key with a binary search instead of
 /// filtering and sorting every object for every page: listing 100,000 pods is 200 pages.
@@ -19,7 +21,17 @@ struct SortedKeys: Sendable {
     }
 
     /// etcd compares keys as bytes.
-    static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c < 0 || (c == 0 && x.count < y.count)
+            }
+        }
+    }
 
     var startPosition: Position { Position(run: 0, offset: 0) }
     var endPosition: Position { Position(run: runs.count, offset: 0) }

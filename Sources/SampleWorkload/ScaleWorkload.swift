@@ -38,13 +38,20 @@ public struct ScaleWorkload: Sendable {
     public func address(of i: Int) -> String { "\(podIP(of: i)):\(Self.metricsPort)" }
     public func isScraped(seeded i: Int) -> Bool { i % max(1, unscrapedEvery) != 0 }
     private func node(of i: Int) -> String { "node-\(i % max(1, nodes))" }
-    /// A stable UUID-shaped id for pod `i` (negative: the owners).
-    private func uid(of i: Int) -> String {
+    /// A stable UUID-shaped id for pod `i` (negative: the owners); 32 hex digits from two mixes of `i`.
+    private func uid(of i: Int, dashes: Bool = true) -> String {
         let bits = UInt64(bitPattern: Int64(i))
-        let h = bits &* 0x9E37_79B9_7F4A_7C15
-        return String(
-            format: "%08x-%04x-4%03x-8%03x-%012llx", UInt32(truncatingIfNeeded: h >> 32), UInt32(truncatingIfNeeded: (h >> 16) & 0xffff),
-            UInt32(truncatingIfNeeded: h & 0xfff), UInt32(truncatingIfNeeded: bits & 0xfff), bits & 0xffff_ffff_ffff)
+        let words = [bits &* 0x9E37_79B9_7F4A_7C15, (bits ^ 0x5851_F42D_4C95_7F2D) &* 0xBF58_476D_1CE4_E5B9]
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (n, word) in words.enumerated() {
+            for k in 0..<16 {
+                if dashes, [8, 12, 16, 20].contains(n * 16 + k) { out.append(UInt8(ascii: "-")) }
+                out.append(digits[Int((word >> UInt64(60 - 4 * k)) & 0xf)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: - objects
@@ -130,7 +137,7 @@ public struct ScaleWorkload: Sendable {
                             .object([
                                 JSONMember("name", .string(app)), JSONMember("ready", .bool(true)), JSONMember("restartCount", .number("0")),
                                 JSONMember("image", .string("registry.example.com/\(app):1.\(appIndex(of: i) % 7)")),
-                                JSONMember("containerID", .string("containerd://\(uid(of: i).replacingOccurrences(of: "-", with: ""))")),
+                                JSONMember("containerID", .string("containerd://" + uid(of: i, dashes: false))),
                                 JSONMember("started", .bool(true)),
                                 JSONMember("state", .object([JSONMember("running", .object([JSONMember("startedAt", .string(started))]))])),
                             ])
