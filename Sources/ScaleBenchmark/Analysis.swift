@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesEmulator
+import SampleWorkload
 import Snapshot
 
 /// The figures, computed after the run from the emulator's audit log (commit times), the
@@ -57,39 +58,41 @@ struct Analysis {
         return nil
     }
 
-    // MARK: - initial list
+    // MARK: - the committed generations
 
-    struct Initial {
+    /// What one committed generation held, as far as the figures need it.
+    struct Generation {
+        var version: Version
         var leader: String
-        var termStart: Date
-        var firstSnapshot: Date
+        var committedAt: Date
+        var targets: Int
+        /// Holds every seeded scraped pod's target (the initial list's result).
+        var holdsInitial: Bool
+        /// Holds every target that exists throughout the run (seeded, scraped, never changed):
+        /// a generation without them was built from an incomplete view and reflects nothing.
+        var complete: Bool
     }
-
-    /// The first manifest write, and the start of its writer's term.
-    var initial: Initial? {
-        guard let first = audit.first(where: isManifestWrite) else { return nil }
-        let term = terms.last { $0.holder == first.identity && $0.writes[0].time <= first.time }
-        guard let term else { return nil }
-        return Initial(leader: first.identity, termStart: term.writes[0].time, firstSnapshot: first.time)
-    }
-
-    // MARK: - churn
 
     struct Churn {
         /// Per change: write → the last follower serving a snapshot that reflects it (ms; infinity: never).
         var latencies: [Double] = []
         var unwritten = 0
         var unreflected = 0
-        var decoded = 0
-        var undecodable: [String] = []
     }
 
-    /// For each change: its write's commit time, the first committed generation that reflects
-    /// it (decoded from the captured ConfigMaps), and when every replica other than that
-    /// generation's writer first served it or a later one (`installed_at_millis`).
+    struct Scan {
+        var generations: [Generation] = []
+        var undecodable: [String] = []
+        var churn = Churn()
+    }
+
+    /// Decodes every captured generation once, in order, and finds for each change its write's
+    /// commit time, the first complete generation committed after it that reflects it, and when
+    /// every replica other than that generation's writer first served it or a later one
+    /// (`installed_at_millis`).
     /// - Parameter died: replicas killed during the run, and when; they are not waited for after that.
-    func churn(_ plan: [PodChange], failed: [Int: String], replicas: [String], died: [String: Date]) -> Churn {
-        var result = Churn()
+    func scan(workload: ScaleWorkload, plan: [PodChange], failed: [Int: String], replicas: [String], died: [String: Date]) -> Scan {
+        var result = Scan()
         var writtenAt: [String: Date] = [:]
         for e in audit where e.identity == "loadgen" {
             writtenAt[auditKey(verb: e.verb, subresource: e.subresource, namespace: e.namespace, name: e.name)] = e.time
@@ -97,44 +100,71 @@ struct Analysis {
         var pending: [[UInt8]: (k: Int, at: Date)] = [:]
         for (k, change) in plan.enumerated() {
             guard failed[k] == nil, let at = writtenAt[change.auditKey] else {
-                result.unwritten += 1
+                result.churn.unwritten += 1
                 continue
             }
             pending[change.address] = (k, at)
         }
+        let initial = (0..<workload.pods).filter { workload.isScraped(seeded: $0) }.map { Array(workload.address(of: $0).utf8) }
+        let changed = Set(plan.map(\.address))
+        let stable = initial.filter { !changed.contains($0) }
         let manifestTimes = Dictionary(audit.filter(isManifestWrite).map { ($0.resourceVersion, $0.time) }, uniquingKeysWith: { a, _ in a })
-        var reflectedIn: [Int: (committed: SnapshotCapture.Committed, committedAt: Date, at: Date)] = [:]
-        for committed in capture.committed where !pending.isEmpty {
+        var reflectedIn: [Int: (generation: Generation, at: Date)] = [:]
+        for committed in capture.committed {
             let snapshot: Snapshot
             do { snapshot = try capture.decode(committed) } catch {
                 result.undecodable.append("\(committed.version): \(error)")
                 continue
             }
-            result.decoded += 1
-            let committedAt = committed.manifest.metadata.resourceVersion.flatMap { manifestTimes[$0] } ?? .distantFuture
             var present = Set<[UInt8]>(minimumCapacity: snapshot.targets.count)
             for t in snapshot.targets { if let a = t.labels["__address__"] { present.insert(Array(a.utf8)) } }
-            for (address, change) in pending where change.at <= committedAt {
+            let generation = Generation(
+                version: committed.version, leader: committed.leader,
+                committedAt: committed.manifest.metadata.resourceVersion.flatMap { manifestTimes[$0] } ?? .distantFuture,
+                targets: snapshot.targets.count, holdsInitial: initial.allSatisfy(present.contains), complete: stable.allSatisfy(present.contains))
+            result.generations.append(generation)
+            guard generation.complete else { continue }
+            for (address, change) in pending where change.at <= generation.committedAt {
                 if present.contains(address) == plan[change.k].addsTarget {
-                    reflectedIn[change.k] = (committed, committedAt, change.at)
+                    reflectedIn[change.k] = (generation, change.at)
                     pending[address] = nil
                 }
             }
         }
-        result.unreflected = pending.count
-        for _ in pending { result.latencies.append(.infinity) }
+        result.churn.unreflected = pending.count
+        for _ in pending { result.churn.latencies.append(.infinity) }
         for (_, hit) in reflectedIn {
             var worst = 0.0
-            for identity in replicas where identity != hit.committed.leader && (died[identity].map { $0 > hit.committedAt } ?? true) {
-                guard let served = poller.firstServing(identity, atLeast: hit.committed.version) else {
+            for identity in replicas where identity != hit.generation.leader && (died[identity].map { $0 > hit.generation.committedAt } ?? true) {
+                guard let served = poller.firstServing(identity, atLeast: hit.generation.version) else {
                     worst = .infinity
                     break
                 }
                 worst = max(worst, served.installedAt.timeIntervalSince(hit.at) * 1000)
             }
-            result.latencies.append(worst)
+            result.churn.latencies.append(worst)
         }
         return result
+    }
+
+    // MARK: - initial list
+
+    struct Initial {
+        var leader: String
+        var termStart: Date
+        /// The first generation holding every seeded scraped pod.
+        var complete: Generation
+        /// Generations its writer committed before that one in the same term (incomplete ones).
+        var earlier: [Generation]
+    }
+
+    /// The first generation that holds the initial list's result, and the start of its writer's term.
+    func initial(_ generations: [Generation]) -> Initial? {
+        guard let complete = generations.first(where: \.holdsInitial),
+            let term = terms.last(where: { $0.holder == complete.leader && $0.writes[0].time <= complete.committedAt })
+        else { return nil }
+        let earlier = generations.filter { $0.leader == complete.leader && $0.version.epoch == complete.version.epoch && $0.version < complete.version }
+        return Initial(leader: complete.leader, termStart: term.writes[0].time, complete: complete, earlier: earlier)
     }
 
     // MARK: - failover

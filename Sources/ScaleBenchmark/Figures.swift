@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesEmulator
+import SampleWorkload
 
 /// Prints each figure beside its target and verdict, and counts the verdicts.
 struct Figures {
@@ -46,27 +47,33 @@ struct Figures {
         }
     }
 
-    mutating func initial(_ a: Analysis, sampler: CPUSampler, pids: [String: Int32]) {
-        Report.section("initial list of \(settings.pods) pods")
-        guard let i = a.initial, let pid = pids[i.leader] else {
-            row("first snapshot after the term starts", "no snapshot written", "≤ 10 s", false)
+    mutating func initial(_ a: Analysis, scan: Analysis.Scan, sampler: CPUSampler, pids: [String: Int32]) {
+        let expected = (0..<settings.pods).count { ScaleWorkload(pods: settings.pods).isScraped(seeded: $0) }
+        Report.section("initial list of \(settings.pods) pods (\(expected) scraped)")
+        guard let i = a.initial(scan.generations), let pid = pids[i.leader] else {
+            row("first complete snapshot after the term starts", "none holds every scraped pod", "≤ 10 s", false)
             row("leader CPU per discovered pod", "n/a", "≤ 50 µs", false)
             return
         }
-        let latency = i.firstSnapshot.timeIntervalSince(i.termStart)
-        row("first snapshot after the term starts (\(i.leader))", String(format: "%.2f s", latency), "≤ 10 s", latency <= 10)
-        if let a = sampler.cpu(pid, at: i.termStart), let b = sampler.cpu(pid, at: i.firstSnapshot) {
+        for g in i.earlier {
+            Report.note("\(i.leader) first committed \(g.version) with \(g.targets) targets, \(seconds(i.termStart, g.committedAt)) into its term")
+        }
+        let latency = i.complete.committedAt.timeIntervalSince(i.termStart)
+        row("first complete snapshot after the term starts (\(i.leader))", String(format: "%.2f s", latency), "≤ 10 s", latency <= 10)
+        if let a = sampler.cpu(pid, at: i.termStart), let b = sampler.cpu(pid, at: i.complete.committedAt) {
             let perPod = (b - a) / Double(settings.pods) * 1e6
             row("leader CPU per discovered pod", String(format: "%.0f µs (%.2f CPU-s)", perPod, b - a), "≤ 50 µs", perPod <= 50)
         } else {
             row("leader CPU per discovered pod", "no CPU samples", "≤ 50 µs", false)
         }
-        Report.note("term start: the Lease write that began the writer's term; first snapshot: its first manifest write (audit log);")
-        Report.note("CPU: utime+stime of the leader process (/proc/<pid>/stat) between the two, over all \(settings.pods) pods listed")
+        Report.note("term start: the Lease write that began the writer's term; complete snapshot: the first manifest write (audit")
+        Report.note("log) whose snapshot holds every scraped pod; CPU: utime+stime of the leader (/proc/<pid>/stat) in between,")
+        Report.note("divided by all \(settings.pods) pods listed")
     }
 
-    mutating func churn(_ c: Analysis.Churn, outcome: ChurnGenerator.Outcome, plan: [PodChange], emulatorBusy: Double?) {
+    mutating func churn(_ scan: Analysis.Scan, outcome: ChurnGenerator.Outcome, plan: [PodChange], cpu: (emulator: Double?, bench: Double?)) {
         Report.section("churn: \(settings.churnPerSecond) pod changes/s for \(settings.churnSeconds) s")
+        let c = scan.churn
         let seconds = ms(outcome.elapsed) / 1000
         row(
             "changes made (half new pods, half no longer scraped)",
@@ -75,17 +82,30 @@ struct Figures {
         row(
             "  API write latency seen by the load generator",
             "p50 \(format(ms: percentile(outcome.writeLatencies, 0.5))), p99 \(format(ms: percentile(outcome.writeLatencies, 0.99)))")
-        row("  kube-emulator CPU during the churn", emulatorBusy.map { String(format: "%.0f%% of one core", $0 * 100) } ?? "n/a")
+        func share(_ v: Double?) -> String { v.map { String(format: "%.0f%%", $0 * 100) } ?? "n/a" }
+        row("  CPU during the churn: kube-emulator, scale-bench", "\(share(cpu.emulator)), \(share(cpu.bench)) of one core")
         let p99 = percentile(c.latencies, 0.99)
         row(
             "write → every follower serving it (\(c.latencies.count) changes)",
             "p50 \(format(ms: percentile(c.latencies, 0.5))), p99 \(format(ms: p99)), max \(format(ms: c.latencies.max() ?? .nan))",
             "p99 ≤ 1 s", !c.latencies.isEmpty && p99 <= 1000 && c.unwritten == 0)
         row("  changes never served / writes that failed", "\(c.unreflected) / \(c.unwritten)", "0", c.unreflected == 0 && c.unwritten == 0)
-        Report.note("per change: its write's commit time (audit log) → the first committed generation reflecting it (decoded from the")
-        Report.note("ConfigMaps) → the last replica other than that generation's writer to install it or a later one (/status")
-        Report.note("installed_at_millis, polled every 25 ms); never served counts as infinite. \(c.decoded) generations decoded")
-        for problem in c.undecodable.prefix(3) { Report.note("undecodable: \(problem)") }
+        Report.note("per change: its write's commit time (audit log) → the first complete generation committed after it that")
+        Report.note("reflects it (decoded from the ConfigMaps) → the last replica other than that generation's writer to install it")
+        Report.note("or a later one (/status installed_at_millis, polled every 25 ms); never served counts as infinite.")
+        Report.note("\(scan.generations.count) generations decoded")
+        for problem in scan.undecodable.prefix(3) { Report.note("undecodable: \(problem)") }
+    }
+
+    /// Generations missing targets that existed all along: followers served them (an empty
+    /// list drops every target from Prometheus).
+    mutating func completeness(_ scan: Analysis.Scan) {
+        let incomplete = scan.generations.filter { !$0.complete }
+        let detail = incomplete.prefix(4).map { "\($0.version) \($0.targets) targets by \($0.leader)" }.joined(separator: ", ")
+        row(
+            "committed snapshots missing stable targets", "\(incomplete.count) of \(scan.generations.count)\(incomplete.isEmpty ? "" : " (\(detail))")", "0",
+            incomplete.isEmpty)
+        Report.note("stable targets: seeded scraped pods the churn never touches; every complete snapshot holds all of them")
     }
 
     mutating func memory(_ memory: [String: (resident: Int, peak: Int)], leader: String?) {
@@ -155,6 +175,11 @@ struct Figures {
             "longest gap between \(leader)'s renewals across the stall", gap.map { format(ms: ms($0)) } ?? "no renewal after it",
             "> \(format(ms: ms(settings.renewDeadline)))", gap.map { $0 > settings.renewDeadline } ?? true)
         Report.note("(the stall must make renewals fail for longer than the renew deadline, or it tests nothing)")
+        let after = a.leadershipChanges(before: .distantFuture).filter { $0.to.writes[0].time > from }
+        row(
+            "leadership changes after the stall began, beyond the first", "\(max(0, after.count - 1))"
+                + (after.isEmpty ? "" : " (" + after.prefix(4).map { "\($0.from)→\($0.to.holder)" }.joined(separator: ", ") + ")"),
+            "0", after.count <= 1)
         if let next = a.firstSnapshot(after: from, epochAfter: before?.epoch ?? 0) {
             row(
                 "leader stepped down: a snapshot of a new epoch", "\(before.map { "\($0.epoch)" } ?? "none") → \(next.version.epoch), by \(next.entry.identity)",
@@ -188,9 +213,9 @@ struct Figures {
         Report.note("own last Lease write (by then a client-go elector must have stopped: no renewal succeeded within the deadline)")
     }
 
-    func summary(loadAverage: String) {
+    func summary(loadAverage: String, took: Duration) {
         let passed = verdicts.filter(\.pass).count
-        print("\n\(passed) of \(verdicts.count) targets met; load average \(loadAverage) at the end")
+        print(String(format: "\n%d of %d targets met; the run took %.1f min; load average %@ at the end", passed, verdicts.count, ms(took) / 60_000, loadAverage))
         for v in verdicts where !v.pass { print("  FAIL: \(v.name.trimmingCharacters(in: .whitespaces))") }
     }
 }

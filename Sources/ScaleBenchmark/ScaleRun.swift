@@ -29,6 +29,7 @@ struct ScaleRun: Sendable {
 
     func execute() async throws {
         let s = settings
+        let began = ContinuousClock.now
         print(
             "scale-bench: \(s.pods) pods in \(s.namespaces) namespaces, \(s.collectors) collectors, \(s.replicas) replicas "
                 + "(lease \(s.leaseDuration.configString) / renew \(s.renewDeadline.configString) / retry \(s.retryPeriod.configString), "
@@ -126,22 +127,25 @@ struct ScaleRun: Sendable {
                 poller.add(identity: identity, port: port)
             }
 
-            // Phase 1: the initial list, until every replica serves a snapshot.
+            // Phase 1: the initial list, until every replica serves every scraped pod.
             Report.section("initial list")
+            let scraped = (0..<s.pods).count { workload.isScraped(seeded: $0) }
             let everyoneServes = await poller.wait(timeout: .seconds(Int64(s.initialTimeoutSeconds))) { latest in
-                s.identities.allSatisfy { latest[$0] != nil }
+                s.identities.allSatisfy { (latest[$0]?.targets ?? 0) >= scraped }
             }
             print(
                 everyoneServes
-                    ? String(format: "every replica serves a snapshot %.1f s after they started", Date().timeIntervalSince(started))
-                    : "not every replica serves a snapshot after \(s.initialTimeoutSeconds) s; going on")
+                    ? String(format: "every replica serves the %d scraped pods %.1f s after they started", scraped, Date().timeIntervalSince(started))
+                    : "not every replica serves the \(scraped) scraped pods after \(s.initialTimeoutSeconds) s; going on")
 
             // Phase 2: churn.
             Report.section("churn")
             let plan = PodChange.plan(workload, count: s.churnPerSecond * s.churnSeconds)
             let churnStart = Date()
+            let benchCPUStart = processCPUSeconds()
             let outcome = await ChurnGenerator(client: loadgen, workload: workload).run(plan, perSecond: Double(s.churnPerSecond))
             let churnEnd = Date()
+            let benchCPU = (processCPUSeconds() - benchCPUStart) / churnEnd.timeIntervalSince(churnStart)
             print(
                 String(
                     format: "%d changes (%d writes, %d failed) in %.1f s", plan.count, outcome.writes, outcome.failed.count, ms(outcome.elapsed) / 1000))
@@ -205,6 +209,8 @@ struct ScaleRun: Sendable {
                 }
                 stall = (leader, from, to, before, recovered)
                 print(recovered ? "every replica serves a new epoch after the stall" : "no new epoch served within 120 s of the stall's end")
+                // Watch a while longer for flapping at the slow latency.
+                try await Task.sleep(for: .seconds(20))
             }
             let ended = Date()
 
@@ -214,15 +220,15 @@ struct ScaleRun: Sendable {
             let cutoff = failover?.at ?? stall?.from ?? ended
             var report = Figures(settings: s)
             report.leadership(analysis, cutoff: cutoff, slowAPI: s.slowAPI)
+            let died = failover.map { [$0.killed: $0.at] } ?? [:]
+            let scan = analysis.scan(workload: workload, plan: plan, failed: outcome.failed, replicas: s.identities, died: died)
+            report.completeness(scan)
             if s.slowAPI {
                 report.showOnly("(slow API: the next figures are shown without a verdict; their targets assume a responsive API server)")
             }
-            report.initial(analysis, sampler: sampler, pids: replicas.mapValues { $0.child.pid })
-            let died = failover.map { [$0.killed: $0.at] } ?? [:]
-            let churnFigures = analysis.churn(plan, failed: outcome.failed, replicas: s.identities, died: died)
+            report.initial(analysis, scan: scan, sampler: sampler, pids: replicas.mapValues { $0.child.pid })
             report.churn(
-                churnFigures, outcome: outcome, plan: plan,
-                emulatorBusy: emulatorBusy(sampler, pid: emulator.pid, from: churnStart, to: churnEnd))
+                scan, outcome: outcome, plan: plan, cpu: (emulatorBusy(sampler, pid: emulator.pid, from: churnStart, to: churnEnd), benchCPU))
             report.memory(memory, leader: leader)
             report.judgeAgain()
             if !s.slowAPI && failover == nil { report.noLeaderToKill() }
@@ -235,7 +241,7 @@ struct ScaleRun: Sendable {
                 report.stall(analysis, leader: stall.leader, before: stall.before, from: stall.from, to: stall.to, recovered: stall.recovered)
             }
             report.fencing(analysis)
-            report.summary(loadAverage: loadAverage())
+            report.summary(loadAverage: loadAverage(), took: ContinuousClock.now - began)
         } catch {
             await cleanUp()
             throw error
@@ -285,6 +291,13 @@ struct ScaleRun: Sendable {
         guard let a = sampler.cpu(pid, at: from), let b = sampler.cpu(pid, at: to), to > from else { return nil }
         return (b - a) / to.timeIntervalSince(from)
     }
+}
+
+/// CPU seconds this process has used (all threads).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 struct BenchError: Error, CustomStringConvertible {
