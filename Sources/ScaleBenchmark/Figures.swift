@@ -89,7 +89,10 @@ struct Figures {
             "write → every follower serving it (\(c.latencies.count) changes)",
             "p50 \(format(ms: percentile(c.latencies, 0.5))), p99 \(format(ms: p99)), max \(format(ms: c.latencies.max() ?? .nan))",
             "p99 ≤ 1 s", !c.latencies.isEmpty && p99 <= 1000 && c.unwritten == 0)
-        row("  changes never served / writes that failed", "\(c.unreflected) / \(c.unwritten)", "0", c.unreflected == 0 && c.unwritten == 0)
+        let neverServed = c.latencies.filter(\.isInfinite).count
+        row(
+            "  changes never served (never committed) / writes failed", "\(neverServed) (\(c.unreflected)) / \(c.unwritten)", "0",
+            neverServed == 0 && c.unwritten == 0)
         Report.note("per change: its write's commit time (audit log) → the first complete generation committed after it that")
         Report.note("reflects it (decoded from the ConfigMaps) → the last replica other than that generation's writer to install it")
         Report.note("or a later one (/status installed_at_millis, polled every 25 ms); never served counts as infinite.")
@@ -129,7 +132,7 @@ struct Figures {
         row("kill → new leader's first snapshot write", "no leader to kill", "", false)
     }
 
-    mutating func failover(_ f: Analysis.Failover, killedAt: Date, polls: SurvivorPoller.Tally, recovered: Bool) {
+    mutating func failover(_ f: Analysis.Failover, killedAt: Date, polls: SurvivorPoller.Tally, served: Date?) {
         Report.section("kill -9 of the leader")
         let limit = ms(settings.leaseDuration) / 1000 + 3
         if let write = f.firstManifest {
@@ -154,7 +157,8 @@ struct Figures {
         row(
             "survivors' SD answers (poller throughout)",
             "\(polls.complete) of \(polls.answered) complete, \(polls.failed) failed, \(polls.raced) across a swap",
-            "all 200, complete", polls.failed == 0 && polls.complete > 0 && recovered)
+            "all 200, complete", polls.failed == 0 && polls.complete > 0)
+        row("  kill → both survivors serve the new epoch", served.map { seconds(killedAt, $0) } ?? "not within 180 s")
         for example in polls.examples { Report.note("failed: \(example)") }
         Report.note("first snapshot write: the new leader's first manifest write (audit log); moved: collector of each target in the last")
         Report.note("snapshot before the kill vs the first of the new epoch; complete: as many targets as /status counts for that collector")

@@ -175,7 +175,7 @@ struct ScaleRun: Sendable {
             for (identity, replica) in replicas { memory[identity] = ProcStats.memory(replica.child.pid) }
 
             // Phase 4: kill -9 of the leader, or a stall of the API server.
-            var failover: (killed: String, at: Date, before: Version?, polls: SurvivorPoller.Tally, recovered: Bool)?
+            var failover: (killed: String, at: Date, before: Version?, polls: SurvivorPoller.Tally, served: Date?)?
             var stall: (leader: String?, from: Date, to: Date, before: Version?, recovered: Bool)?
             if !s.slowAPI, let leader, let victim = replicas[leader] {
                 Report.section("kill -9 of the leader (\(leader))")
@@ -188,14 +188,16 @@ struct ScaleRun: Sendable {
                 let killedAt = Date()
                 victim.child.kill9()
                 poller.remove(identity: leader)
-                let recovered = await poller.wait(timeout: .seconds(120)) { latest in
+                let recovered = await poller.wait(timeout: .seconds(180)) { latest in
                     survivors.allSatisfy { (latest[$0.identity]?.epoch ?? 0) > (before?.epoch ?? 0) }
                 }
                 try await Task.sleep(for: .seconds(3))
                 polling.cancel()
                 await polling.value
-                failover = (leader, killedAt, before, survivorPoller.result, recovered)
-                print(recovered ? "both survivors serve the new leader's epoch" : "the survivors did not serve a new epoch within 120 s")
+                // When the last survivor installed the new epoch (its own clock; nil if not yet).
+                let served = survivors.map { poller.firstServing($0.identity, atLeast: Version(epoch: (before?.epoch ?? 0) + 1, generation: 0))?.installedAt }
+                failover = (leader, killedAt, before, survivorPoller.result, served.contains { $0 == nil } ? nil : served.compactMap { $0 }.max())
+                print(recovered ? "both survivors serve the new leader's epoch" : "the survivors did not serve a new epoch within 180 s")
             } else if s.slowAPI {
                 Report.section("API stall: \(s.stallMilliseconds) ms per request for \(s.stallSeconds) s (leader \(leader ?? "none"))")
                 let before = capture.latest?.version
@@ -235,7 +237,7 @@ struct ScaleRun: Sendable {
             if let failover {
                 report.failover(
                     analysis.failover(killed: failover.killed, at: failover.at, before: failover.before), killedAt: failover.at,
-                    polls: failover.polls, recovered: failover.recovered)
+                    polls: failover.polls, served: failover.served)
             }
             if let stall {
                 report.stall(analysis, leader: stall.leader, before: stall.before, from: stall.from, to: stall.to, recovered: stall.recovered)
