@@ -110,20 +110,22 @@ struct Analysis {
         let stable = initial.filter { !changed.contains($0) }
         let manifestTimes = Dictionary(audit.filter(isManifestWrite).map { ($0.resourceVersion, $0.time) }, uniquingKeysWith: { a, _ in a })
         var reflectedIn: [Int: (generation: Generation, at: Date)] = [:]
-        for committed in capture.committed {
+        capture.states { committed, decoded in
             let snapshot: Snapshot
-            do { snapshot = try capture.decode(committed) } catch {
+            switch decoded {
+            case .success(let s): snapshot = s
+            case .failure(let error):
                 result.undecodable.append("\(committed.version): \(error)")
-                continue
+                return
             }
             var present = Set<[UInt8]>(minimumCapacity: snapshot.targets.count)
-            for t in snapshot.targets { if let a = t.labels["__address__"] { present.insert(Array(a.utf8)) } }
+            for t in snapshot.targets { if let a = address(t) { present.insert(a) } }
             let generation = Generation(
                 version: committed.version, leader: committed.leader,
                 committedAt: committed.manifest.metadata.resourceVersion.flatMap { manifestTimes[$0] } ?? .distantFuture,
                 targets: snapshot.targets.count, holdsInitial: initial.allSatisfy(present.contains), complete: stable.allSatisfy(present.contains))
             result.generations.append(generation)
-            guard generation.complete else { continue }
+            guard generation.complete else { return }
             for (address, change) in pending where change.at <= generation.committedAt {
                 if present.contains(address) == plan[change.k].addsTarget {
                     reflectedIn[change.k] = (generation, change.at)
@@ -173,15 +175,22 @@ struct Analysis {
         var takeover: AuditEntry?
         var firstChunk: AuditEntry?
         var firstManifest: AuditEntry?
+        /// The last generation of the killed leader's term, and the new epoch's generations compared with it.
+        var before: Version?
+        var after: [Version] = []
+        /// Targets of the last generation before the kill also found after it.
         var compared = 0
+        /// Distinct targets on another collector in any generation of the new epoch.
         var moved = 0
         var onlyBefore = 0
         var onlyAfter = 0
         var problem: String?
     }
 
-    /// After `killed` died at `killedAt`: who took the Lease and wrote first, and how many
-    /// targets changed collector between the last snapshot before and the first after.
+    /// After `killed` died at `killedAt`: who took the Lease and wrote first, and which targets
+    /// changed collector between the last generation of the killed leader's term and any
+    /// generation of the new epoch (a new term's first write is the committed state again, an
+    /// empty delta; moves would come with the writes after the new leader's own discovery).
     func failover(killed: String, at killedAt: Date, before: Version?) -> Failover {
         var f = Failover()
         let after = audit.filter { $0.time >= killedAt && $0.identity != killed }
@@ -190,33 +199,50 @@ struct Analysis {
             f.firstChunk = after.first { $0.identity == leader && isChunkWrite($0) }
             f.firstManifest = after.first { $0.identity == leader && isManifestWrite($0) }
         }
-        let committed = capture.committed
-        guard let before, let old = committed.last(where: { $0.version <= before }),
-            let new = committed.first(where: { $0.version.epoch > before.epoch })
+        guard let before, let last = capture.committed.last(where: { $0.version.epoch <= before.epoch })?.version,
+            capture.committed.contains(where: { $0.version.epoch > before.epoch })
         else {
             f.problem = "no committed snapshot on both sides of the kill"
             return f
         }
-        do {
-            let a = try capture.decode(old)
-            let b = try capture.decode(new)
-            var placed: [[UInt8]: [UInt8]] = [:]
-            for t in a.targets { placed[Array((t.labels["__address__"] ?? "").utf8)] = Array((t.collector ?? "").utf8) }
-            var seen = 0
-            for t in b.targets {
-                let address = Array((t.labels["__address__"] ?? "").utf8)
+        f.before = last
+        var placed: [[UInt8]: [UInt8]] = [:]
+        var moved = Set<[UInt8]>()
+        var seen = Set<[UInt8]>()
+        var onlyAfter = Set<[UInt8]>()
+        capture.states(from: last) { committed, decoded in
+            guard f.problem == nil, committed.version == last || committed.version.epoch > before.epoch else { return }
+            let snapshot: Snapshot
+            switch decoded {
+            case .success(let s): snapshot = s
+            case .failure(let error):
+                f.problem = "\(committed.version) does not decode: \(error)"
+                return
+            }
+            if committed.version == last {
+                for t in snapshot.targets { placed[address(t) ?? []] = Array((t.collector ?? "").utf8) }
+                return
+            }
+            f.after.append(committed.version)
+            for t in snapshot.targets {
+                let address = address(t) ?? []
                 guard let was = placed[address] else {
-                    f.onlyAfter += 1
+                    onlyAfter.insert(address)
                     continue
                 }
-                seen += 1
-                f.compared += 1
-                if was != Array((t.collector ?? "").utf8) { f.moved += 1 }
+                seen.insert(address)
+                if was != Array((t.collector ?? "").utf8) { moved.insert(address) }
             }
-            f.onlyBefore = a.targets.count - seen
-        } catch {
-            f.problem = "\(error)"
         }
+        f.compared = seen.count
+        f.moved = moved.count
+        f.onlyBefore = placed.count - seen.count
+        f.onlyAfter = onlyAfter.count
         return f
     }
+}
+
+/// A target's `__address__` label, as bytes (labels are compared as bytes, never as Strings).
+func address(_ target: Target) -> [UInt8]? {
+    target.labels.first { $0.name.utf8.elementsEqual("__address__".utf8) }.map { Array($0.value.utf8) }
 }

@@ -132,7 +132,7 @@ struct Figures {
         row("kill → new leader's first snapshot write", "no leader to kill", "", false)
     }
 
-    mutating func failover(_ f: Analysis.Failover, killedAt: Date, polls: SurvivorPoller.Tally, served: Date?) {
+    mutating func failover(_ f: Analysis.Failover, killedAt: Date, polls: SurvivorPoller.Tally, served: Date?, settled: Bool) {
         Report.section("kill -9 of the leader")
         let limit = ms(settings.leaseDuration) / 1000 + 3
         if let write = f.firstManifest {
@@ -149,10 +149,12 @@ struct Figures {
         }
         if let problem = f.problem {
             row("targets moved by the failover", problem, "0", false)
+        } else if !settled {
+            row("targets moved by the failover", "\(f.moved) of \(f.compared), but the new leader had not settled", "0", false)
         } else {
             row(
                 "targets moved by the failover", "\(f.moved) of \(f.compared) (only before \(f.onlyBefore), only after \(f.onlyAfter))", "0",
-                f.moved == 0)
+                f.moved == 0 && f.compared > 0)
         }
         row(
             "survivors' SD answers (poller throughout)",
@@ -160,8 +162,11 @@ struct Figures {
             "all 200, complete", polls.failed == 0 && polls.complete > 0)
         row("  kill → both survivors serve the new epoch", served.map { seconds(killedAt, $0) } ?? "not within 180 s")
         for example in polls.examples { Report.note("failed: \(example)") }
-        Report.note("first snapshot write: the new leader's first manifest write (audit log); moved: collector of each target in the last")
-        Report.note("snapshot before the kill vs the first of the new epoch; complete: as many targets as /status counts for that collector")
+        Report.note("first snapshot write: the new leader's first manifest write (audit log); moved: targets whose collector in any")
+        let compared = f.after.count <= 4 ? f.after.map(\.description).joined(separator: ", ") : "\(f.after.first!) … \(f.after.last!)"
+        Report.note("generation of the new epoch (\(f.after.count): \(compared)) differs from the last one of the killed leader's term")
+        Report.note("(\(f.before.map(\.description) ?? "none")), compared until the new leader settled; the poller ran until then too;")
+        Report.note("complete: as many targets as /status counts for that collector")
     }
 
     /// Whether the leader whose renewals failed during the stall stepped down: its Lease

@@ -154,28 +154,20 @@ struct ScaleRun: Sendable {
             // and the leader process nearly idle (under a tenth of a core over the last 5 s).
             Report.section("steady state")
             let steadyStart = ContinuousClock.now
-            while true {
-                let elapsed = ContinuousClock.now - steadyStart
-                let quietFor = Date().timeIntervalSince(capture.latest?.seenAt ?? churnEnd)
-                var leaderIdle = true
-                if let holder = try? await currentLeader(bench), let pid = replicas[holder]?.child.pid,
-                    let now = sampler.cpu(pid, at: Date()), let before = sampler.cpu(pid, at: Date().addingTimeInterval(-5))
-                {
-                    leaderIdle = now - before < 0.5
-                }
-                if elapsed >= .seconds(s.steadyMaxSeconds) || (elapsed >= .seconds(s.steadySeconds) && quietFor >= 10 && leaderIdle) { break }
-                try await Task.sleep(for: .seconds(1))
-            }
+            let steadySettled = await settle(
+                bench, capture: capture, sampler: sampler, replicas: replicas, since: churnEnd, minimum: .seconds(s.steadySeconds),
+                maximum: .seconds(s.steadyMaxSeconds))
             print(
                 String(
-                    format: "%.0f s; last snapshot %@, %.0f s before its end", ms(ContinuousClock.now - steadyStart) / 1000,
-                    capture.latest.map { "\($0.version)" } ?? "none", Date().timeIntervalSince(capture.latest?.seenAt ?? churnEnd)))
+                    format: "%.0f s%@; last snapshot %@, %.0f s before its end", ms(ContinuousClock.now - steadyStart) / 1000,
+                    steadySettled ? "" : " (the leader had not settled)", capture.latest.map { "\($0.version)" } ?? "none",
+                    Date().timeIntervalSince(capture.latest?.seenAt ?? churnEnd)))
             let leader = try await currentLeader(bench)
             var memory: [String: (resident: Int, peak: Int)] = [:]
             for (identity, replica) in replicas { memory[identity] = ProcStats.memory(replica.child.pid) }
 
             // Phase 4: kill -9 of the leader, or a stall of the API server.
-            var failover: (killed: String, at: Date, before: Version?, polls: SurvivorPoller.Tally, served: Date?)?
+            var failover: (killed: String, at: Date, before: Version?, polls: SurvivorPoller.Tally, served: Date?, settled: Bool)?
             var stall: (leader: String?, from: Date, to: Date, before: Version?, recovered: Bool)?
             if !s.slowAPI, let leader, let victim = replicas[leader] {
                 Report.section("kill -9 of the leader (\(leader))")
@@ -191,13 +183,22 @@ struct ScaleRun: Sendable {
                 let recovered = await poller.wait(timeout: .seconds(180)) { latest in
                     survivors.allSatisfy { (latest[$0.identity]?.epoch ?? 0) > (before?.epoch ?? 0) }
                 }
-                try await Task.sleep(for: .seconds(3))
+                // The new term's first write is the committed state again; moves would come with
+                // the writes after the new leader's own discovery, so wait until it has settled
+                // (the poller goes on throughout).
+                let settleStart = ContinuousClock.now
+                let settled = await settle(
+                    bench, capture: capture, sampler: sampler, replicas: replicas, since: killedAt, minimum: .seconds(10), maximum: .seconds(150))
                 polling.cancel()
                 await polling.value
                 // When the last survivor installed the new epoch (its own clock; nil if not yet).
                 let served = survivors.map { poller.firstServing($0.identity, atLeast: Version(epoch: (before?.epoch ?? 0) + 1, generation: 0))?.installedAt }
-                failover = (leader, killedAt, before, survivorPoller.result, served.contains { $0 == nil } ? nil : served.compactMap { $0 }.max())
+                failover = (leader, killedAt, before, survivorPoller.result, served.contains { $0 == nil } ? nil : served.compactMap { $0 }.max(), settled)
                 print(recovered ? "both survivors serve the new leader's epoch" : "the survivors did not serve a new epoch within 180 s")
+                print(
+                    String(
+                        format: "the new leader %@ %.0f s later (no snapshot for 10 s, under a tenth of a core for 5 s)",
+                        settled ? "settled" : "had not settled", ms(ContinuousClock.now - settleStart) / 1000))
             } else if s.slowAPI {
                 Report.section("API stall: \(s.stallMilliseconds) ms per request for \(s.stallSeconds) s (leader \(leader ?? "none"))")
                 let before = capture.latest?.version
@@ -237,7 +238,7 @@ struct ScaleRun: Sendable {
             if let failover {
                 report.failover(
                     analysis.failover(killed: failover.killed, at: failover.at, before: failover.before), killedAt: failover.at,
-                    polls: failover.polls, served: failover.served)
+                    polls: failover.polls, served: failover.served, settled: failover.settled)
             }
             if let stall {
                 report.stall(analysis, leader: stall.leader, before: stall.before, from: stall.from, to: stall.to, recovered: stall.recovered)
@@ -252,6 +253,29 @@ struct ScaleRun: Sendable {
     }
 
     // MARK: - helpers
+
+    /// Waits at least `minimum` and until the leader has caught up: no snapshot seen for 10 s
+    /// (or since `since`) and the leader process under a tenth of a core over the last 5 s;
+    /// at most `maximum`. False when `maximum` passed first.
+    private func settle(
+        _ client: KubernetesClient, capture: SnapshotCapture, sampler: CPUSampler, replicas: [String: (child: Child, port: Int)], since: Date,
+        minimum: Duration, maximum: Duration
+    ) async -> Bool {
+        let start = ContinuousClock.now
+        while true {
+            let elapsed = ContinuousClock.now - start
+            let quietFor = Date().timeIntervalSince(max(capture.latest?.seenAt ?? since, since))
+            var leaderIdle = false
+            if let holder = try? await currentLeader(client), let pid = replicas[holder]?.child.pid,
+                let now = sampler.cpu(pid, at: Date()), let before = sampler.cpu(pid, at: Date().addingTimeInterval(-5))
+            {
+                leaderIdle = now - before < 0.5
+            }
+            if elapsed >= minimum && quietFor >= 10 && leaderIdle { return true }
+            if elapsed >= maximum { return false }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
 
     /// The port in a replica's "serving HTTP" log line (`http=[IPv4]127.0.0.1/127.0.0.1:PORT`).
     static func listeningPort(in log: String) -> Int? {

@@ -6,8 +6,9 @@ import Snapshot
 import SnapshotStore
 
 /// Keeps every committed snapshot as it appears: a watch on the allocator's namespace sees
-/// each manifest version and each chunk ConfigMap when it is created, before the leader deletes
-/// superseded ones, so every generation can be decoded afterwards with the replicas' own reader.
+/// each manifest version and each chunk ConfigMap (bases and deltas) when it is created, before
+/// the leader deletes superseded ones, so every generation can be decoded afterwards with the
+/// replicas' own reader: its manifest's base with the deltas up to it applied.
 final class SnapshotCapture: Sendable {
     struct Committed: Sendable {
         var manifest: ConfigMap
@@ -57,8 +58,32 @@ final class SnapshotCapture: Sendable {
     var latest: Committed? { committed.last }
     var unreadableManifests: Int { state.withLockedValue { $0.unreadable } }
 
-    /// Decodes a committed snapshot from the captured ConfigMaps (verified like a replica does).
-    func decode(_ committed: Committed) throws -> Snapshot {
-        try SnapshotReader.decode(manifest: committed.manifest, chunks: state.withLockedValue { $0.chunks })
+    /// The state a committed generation names (its manifest's base with every delta up to it
+    /// applied), from the captured ConfigMaps, verified like a replica does; given the state of
+    /// a generation the manifest names (`previous`), only the deltas after it are applied.
+    func decode(_ committed: Committed, after previous: Snapshot? = nil) throws -> Snapshot {
+        let snapshot = try SnapshotReader.decode(manifest: committed.manifest, chunks: state.withLockedValue { $0.chunks }, after: previous)
+        guard Version(epoch: snapshot.epoch, generation: snapshot.generation) == committed.version else {
+            throw BenchError("manifest names \(committed.version), its parts decode to \(snapshot.epoch)/\(snapshot.generation)")
+        }
+        return snapshot
+    }
+
+    /// Every committed generation's state in order, from the last one at or before `start`
+    /// (all of them without), each from the one before when its manifest names it (as a
+    /// replica that served it would apply it); a failure for one that does not decode.
+    func states(from start: Version? = nil, _ body: (Committed, Result<Snapshot, any Error>) -> Void) {
+        let all = committed
+        let first = start.flatMap { start in all.lastIndex { $0.version <= start } } ?? 0
+        var previous: Snapshot?
+        for c in all[first...] {
+            do {
+                let snapshot = try decode(c, after: previous)
+                previous = snapshot
+                body(c, .success(snapshot))
+            } catch {
+                body(c, .failure(error))
+            }
+        }
     }
 }
