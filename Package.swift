@@ -69,6 +69,7 @@ let package = Package(
             path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "relabel-bench", dependencies: ["Relabel"], path: "Sources/RelabelBenchmark", swiftSettings: strict),
+        .executableTarget(
             name: "scale-bench",
             dependencies: [
                 "KubernetesClient", "KubernetesEmulator", "SampleWorkload", "Snapshot", "SnapshotStore", "JSON",
