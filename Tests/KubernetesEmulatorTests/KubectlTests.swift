@@ -152,7 +152,7 @@ struct KubectlTests {
                 "--port", "0", "--kubeconfig-out", kubeconfig, "--token", "admin=admin-token", "--token", "slow=slow-token", "--admin-api",
                 "--scale-pods", "30", "--scale-namespaces", "3", "--scale-collectors", "2", "--latency-ms", "400", "--latency-identity", "slow",
             ], log: dir.appendingPathComponent("log").path)
-        defer { process.stop() }
+        defer { process.terminate() }
         #expect(await eventually { FileManager.default.fileExists(atPath: kubeconfig) })
         let server = try #require(
             try String(contentsOfFile: kubeconfig, encoding: .utf8).split(separator: "\n").first { $0.contains("server:") }?.split(separator: " ").last)
