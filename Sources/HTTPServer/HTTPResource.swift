@@ -1,5 +1,6 @@
 import CNGHTTP2
 import CompressNIO
+import NIOConcurrencyHelpers
 public import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -11,8 +12,13 @@ import Glibc
 /// hot path only selects a representation and copies bytes. The server picks gzip when
 /// the client asks for it and answers `If-None-Match` with 304 from the same object.
 public final class HTTPResource: Sendable {
-    public let identity: HTTPRepresentation
+    private let eagerIdentity: HTTPRepresentation?
+    private let lazyIdentity: LazyRepresentation?
     public let gzip: HTTPRepresentation?
+
+    /// The uncompressed representation (made on first use when the resource was built from a
+    /// gzip body: see `init(status:contentType:gzipBody:etag:identity:)`).
+    public var identity: HTTPRepresentation { eagerIdentity ?? lazyIdentity!.value }
 
     /// Renders a resource. Bodies of at least `compressionThreshold` bytes also get a
     /// gzip representation with its own strong ETag (strong validators are per representation).
@@ -30,14 +36,40 @@ public final class HTTPResource: Sendable {
             compressed = Self.gzipped(body)
         }
         let vary = compressed != nil ? [("Vary", "Accept-Encoding")] : []
-        identity = HTTPRepresentation(
+        eagerIdentity = HTTPRepresentation(
             status: status, contentType: contentType, contentEncoding: nil, body: body,
             etag: tag, headers: vary + extraHeaders)
+        lazyIdentity = nil
         gzip = compressed.map {
             HTTPRepresentation(
                 status: status, contentType: contentType, contentEncoding: "gzip", body: $0,
                 etag: tag.map { String($0.dropLast()) + "-gz\"" }, headers: vary + extraHeaders)
         }
+    }
+
+    /// A large answer kept compressed: the gzip body is given, and the identity body is made by
+    /// `identity` when a client first asks for it (clients that poll service discovery ask for
+    /// gzip; keeping megabytes of uncompressed answers for the rare one that does not would cost
+    /// a replica most of its memory). `etag` is the identity's strong validator (the content's,
+    /// the same on every replica); the gzip one is derived from it.
+    public init(
+        status: HTTPStatus, contentType: String?, gzipBody: ByteBuffer, etag: String,
+        identity: @escaping @Sendable () -> ByteBuffer
+    ) {
+        let vary = [("Vary", "Accept-Encoding")]
+        eagerIdentity = nil
+        lazyIdentity = LazyRepresentation {
+            HTTPRepresentation(status: status, contentType: contentType, contentEncoding: nil, body: identity(), etag: etag, headers: vary)
+        }
+        gzip = HTTPRepresentation(
+            status: status, contentType: contentType, contentEncoding: "gzip", body: gzipBody,
+            etag: String(etag.dropLast()) + "-gz\"", headers: vary)
+    }
+
+    /// A strong ETag for content identified by a 64-bit hash of it (same content, same tag on
+    /// every replica), in the form `strongETag(for:status:)` gives.
+    public static func strongETag(contentHash: UInt64) -> String {
+        "\"" + hex16(contentHash) + "\""
     }
 
     /// A small JSON answer such as an error, without validators or compression.
@@ -71,6 +103,23 @@ public final class HTTPResource: Sendable {
     static func gzipped(_ body: ByteBuffer) -> ByteBuffer? {
         var input = body
         return try? input.compress(with: .gzip())
+    }
+}
+
+/// A representation made once, on first use.
+final class LazyRepresentation: Sendable {
+    private let made = NIOLockedValueBox<HTTPRepresentation?>(nil)
+    private let make: @Sendable () -> HTTPRepresentation
+
+    init(_ make: @escaping @Sendable () -> HTTPRepresentation) { self.make = make }
+
+    var value: HTTPRepresentation {
+        made.withLockedValue { made in
+            if let made { return made }
+            let value = make()
+            made = value
+            return value
+        }
     }
 }
 

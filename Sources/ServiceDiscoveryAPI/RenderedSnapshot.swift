@@ -3,9 +3,16 @@ import HTTPServer
 import NIOCore
 import Snapshot
 import JSON
+import NIOConcurrencyHelpers
 
-/// Every SD answer of one snapshot, rendered once (bodies, ETags, gzip) when the
-/// snapshot is installed, so serving is a lookup. Built off the event loops.
+/// Every SD answer of one served state, ready to serve: a lookup per request. Built off the
+/// event loops from a `ServedState` after each change, reusing the answers of the buckets the
+/// change did not touch.
+///
+/// A collector's answer keeps only its gzip body (collectors ask for gzip) when it is large,
+/// and makes the identity body on first use; small ones are kept plain. The per-job answer over
+/// every collector and the views' `TargetIndex` are made when first asked for: they are for
+/// people debugging, and keeping them would double a replica's memory.
 final class RenderedSnapshot: Sendable {
     /// Job and collector names are matched by their bytes: "é" and "e\u{301}" are two jobs.
     struct JobCollector: Hashable {
@@ -34,74 +41,75 @@ final class RenderedSnapshot: Sendable {
 
     let routes: RouteTable
     let perCollector: [JobCollector: HTTPResource]
-    let perJob: [ByteKey: HTTPResource]
     let jobs: HTTPResource
     let scrapeConfigs: HTTPResource
     let scrapeConfigsWithSecrets: HTTPResource
     /// Every job with its scrape config, for the HTML job view (small next to the targets).
     let jobList: [Job]
-    /// Where each target sits in the answers above: the HTML views and the history read it.
-    let index: TargetIndex
     /// The node of each collector, in `collectorLoads` order.
     let collectorNodes: [String?]
+    /// Each bucket's answer, by bucket id (nil: empty), reused by the next rendering.
+    let bucketResources: [HTTPResource?]
+    /// The buckets' lists as of this rendering (shared with the state until it changes them).
+    let buckets: [ServedState.Bucket]
+    let lists: [SegmentedList]
+    private let madePerJob = NIOLockedValueBox<[ByteKey: HTTPResource]>([:])
+    private let madeIndex = NIOLockedValueBox<TargetIndex?>(nil)
 
     static let emptyList = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(string: "[]\n"))
 
-    init(_ snapshot: Snapshot) {
-        epoch = snapshot.epoch
-        generation = snapshot.generation
-        createdAtMillis = snapshot.createdAtMillis
-        leader = snapshot.leader
-        targetCount = snapshot.targets.count
-        jobCount = snapshot.jobs.count
+    /// Renders every answer of a snapshot (tests and whole installs).
+    convenience init(_ snapshot: Snapshot) {
+        self.init(ServedState(snapshot), reusing: nil, changed: nil, jobsChanged: true)
+    }
 
-        let jobsSorted = snapshot.jobs.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        let collectorNames = snapshot.collectors.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    /// - Parameters:
+    ///   - old: the rendering of the same state before `changed` (nil: render every bucket).
+    ///   - changed: buckets whose lists changed since `old`.
+    ///   - jobsChanged: whether the job list (and so the scrape configs) changed since `old`.
+    init(_ state: ServedState, reusing old: RenderedSnapshot?, changed: Set<Int32>?, jobsChanged: Bool) {
+        epoch = state.epoch
+        generation = state.generation
+        createdAtMillis = state.createdAtMillis
+        leader = state.leader
+        jobCount = state.jobs.count
+        buckets = state.buckets
+        lists = state.lists
 
-        // Each target is rendered once as its own HTTP SD group, then bodies are concatenations.
-        var groups: [ByteKey: [ByteKey: [[UInt8]]]] = [:]  // job → collector → fragments
-        var unassignedGroups: [ByteKey: [[UInt8]]] = [:]  // job → fragments, for the HTML views only
+        var resources = old?.bucketResources ?? []
+        resources += [HTTPResource?](repeating: nil, count: max(0, state.lists.count - resources.count))
+        for id in state.lists.indices where old == nil || changed?.contains(Int32(id)) != false || id >= (old?.bucketResources.count ?? 0) {
+            resources[id] = state.buckets[id].collector == nil || state.lists[id].isEmpty ? nil : Self.resource(state.lists[id])
+        }
+        bucketResources = resources
+
+        let collectorNames = state.collectors.map(\.name)
         var loads: [ByteKey: Int] = [:]
         var unassigned = 0
-        for target in snapshot.targets {
-            guard let collector = target.collector else {
-                unassigned += 1
-                unassignedGroups[ByteKey(target.job), default: []].append(Self.group(target.labels))
-                continue
-            }
-            groups[ByteKey(target.job), default: [:]][ByteKey(collector), default: []].append(Self.group(target.labels))
-            loads[ByteKey(collector), default: 0] += 1
+        var total = 0
+        for (id, bucket) in state.buckets.enumerated() {
+            let n = state.lists[id].count
+            total += n
+            if let c = bucket.collector { loads[ByteKey(c), default: 0] += n } else { unassigned += n }
         }
+        targetCount = total
         unassignedTargets = unassigned
         collectorLoads = collectorNames.map { ($0, loads[ByteKey($0)] ?? 0) }
+        collectorNodes = state.collectors.map(\.node)
 
+        var byJob: [ByteKey: [Int]] = [:]
+        for (id, bucket) in state.buckets.enumerated() where bucket.collector != nil && !state.lists[id].isEmpty {
+            byJob[ByteKey(bucket.job), default: []].append(id)
+        }
         var routes: [(String, HTTPResource)] = []
         var perCollector: [JobCollector: HTTPResource] = [:]
-        var perJob: [ByteKey: HTTPResource] = [:]
         var jobsBody: [UInt8] = [UInt8(ascii: "{")]
-        var index = TargetIndex.Builder(collectors: collectorNames, jobs: jobsSorted.map(\.name), targets: snapshot.targets.count)
-        for job in jobsSorted {
-            index.beginJob()
+        for job in state.jobs {
             let escaped = GoURLEscaping.queryEscape(job.name)
-            let byCollector = groups[ByteKey(job.name)] ?? [:]
-            var allBody: [UInt8] = [UInt8(ascii: "{")]
-            for (i, collector) in collectorNames.enumerated() {
-                var fragments = byCollector[ByteKey(collector)] ?? []
-                fragments.sort { $0.lexicographicallyPrecedes($1) }
-                let list = Self.list(fragments)
+            guard let ids = byJob[ByteKey(job.name)] else { continue }
+            for id in ids {
+                guard let collector = state.buckets[id].collector, let resource = resources[id] else { continue }
                 let link = "/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(collector))"
-                if i > 0 { allBody.append(UInt8(ascii: ",")) }
-                JSONWriter.string(collector, into: &allBody)
-                allBody.append(contentsOf: #":{"_link":"#.utf8)
-                JSONWriter.string(link, into: &allBody)
-                allBody.append(contentsOf: #","targets":"#.utf8)
-                allBody.append(contentsOf: list)
-                allBody.append(UInt8(ascii: "}"))
-                guard !fragments.isEmpty else { continue }
-                var body = list
-                body.append(0x0a)
-                let resource = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: body))
-                index.add(job: job.name, collector: Int32(i), groups: fragments, body: resource.identity.body, firstOffset: 1)
                 perCollector[JobCollector(job: job.name, collector: collector)] = resource
                 routes.append((link, resource))
                 // Collectors send the pod name unescaped; pod names need no escaping, but be exact anyway.
@@ -110,35 +118,90 @@ final class RenderedSnapshot: Sendable {
                     routes.append((rawLink, resource))
                 }
             }
-            if var fragments = unassignedGroups[ByteKey(job.name)] {
-                fragments.sort { $0.lexicographicallyPrecedes($1) }
-                index.add(job: job.name, collector: -1, groups: fragments, body: ByteBuffer(bytes: Self.list(fragments)), firstOffset: 1)
-            }
-            allBody.append(contentsOf: "}\n".utf8)
-            let all = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: allBody))
-            perJob[ByteKey(job.name)] = all
-            routes.append(("/jobs/\(escaped)/targets", all))
-            if !byCollector.isEmpty {
-                if jobsBody.count > 1 { jobsBody.append(UInt8(ascii: ",")) }
-                JSONWriter.string(job.name, into: &jobsBody)
-                jobsBody.append(contentsOf: #":{"_link":"#.utf8)
-                JSONWriter.string("/jobs/\(escaped)/targets", into: &jobsBody)
-                jobsBody.append(UInt8(ascii: "}"))
-            }
+            if jobsBody.count > 1 { jobsBody.append(UInt8(ascii: ",")) }
+            JSONWriter.string(job.name, into: &jobsBody)
+            jobsBody.append(contentsOf: #":{"_link":"#.utf8)
+            JSONWriter.string("/jobs/\(escaped)/targets", into: &jobsBody)
+            jobsBody.append(UInt8(ascii: "}"))
         }
         jobsBody.append(contentsOf: "}\n".utf8)
         jobs = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: jobsBody))
         routes.append(("/jobs", jobs))
 
-        scrapeConfigs = Self.scrapeConfigs(jobsSorted, redact: true)
-        scrapeConfigsWithSecrets = Self.scrapeConfigs(jobsSorted, redact: false)
-        jobList = jobsSorted
-        let nodes = snapshot.collectors.map { ($0.name, $0.node) }
-        collectorNodes = collectorNames.map { name in nodes.first { $0.0.utf8.elementsEqual(name.utf8) }?.1 }
-        self.index = index.build()
+        if let old, !jobsChanged {
+            scrapeConfigs = old.scrapeConfigs
+            scrapeConfigsWithSecrets = old.scrapeConfigsWithSecrets
+        } else {
+            scrapeConfigs = Self.scrapeConfigs(state.jobs, redact: true)
+            scrapeConfigsWithSecrets = Self.scrapeConfigs(state.jobs, redact: false)
+        }
+        jobList = state.jobs
         self.routes = RouteTable(routes)
         self.perCollector = perCollector
-        self.perJob = perJob
+    }
+
+    /// A collector's answer: plain when small, else gzip with the identity made on first use.
+    static func resource(_ list: SegmentedList) -> HTTPResource {
+        guard list.identitySize >= 16 * 1024 else {
+            return HTTPResource(status: .ok, contentType: "application/json", body: list.identityBody())
+        }
+        return HTTPResource(
+            status: .ok, contentType: "application/json", gzipBody: list.gzipBody(),
+            etag: HTTPResource.strongETag(contentHash: list.contentHash), identity: { list.identityBody() })
+    }
+
+    /// `/jobs/{job}/targets` without a collector: every collector with its link and targets
+    /// (upstream's shape), made on first request for this rendering; nil for an unknown job.
+    func perJob(_ job: String) -> HTTPResource? {
+        guard jobList.contains(where: { $0.name.bytesEqual(job) }) else { return nil }
+        if let made = madePerJob.withLockedValue({ $0[ByteKey(job)] }) { return made }
+        var lists: [ByteKey: SegmentedList] = [:]
+        for (id, bucket) in buckets.enumerated() where bucket.job.bytesEqual(job) {
+            if let c = bucket.collector { lists[ByteKey(c)] = self.lists[id] }
+        }
+        let escaped = GoURLEscaping.queryEscape(job)
+        var body: [UInt8] = [UInt8(ascii: "{")]
+        for (i, (collector, _)) in collectorLoads.enumerated() {
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            JSONWriter.string(collector, into: &body)
+            body.append(contentsOf: #":{"_link":"#.utf8)
+            JSONWriter.string("/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(collector))", into: &body)
+            body.append(contentsOf: #","targets":"#.utf8)
+            if let list = lists[ByteKey(collector)], !list.isEmpty {
+                let identity = list.identityBody()
+                body.append(contentsOf: identity.readableBytesView.dropLast())  // without the newline
+            } else {
+                body.append(contentsOf: "[]".utf8)
+            }
+            body.append(UInt8(ascii: "}"))
+        }
+        body.append(contentsOf: "}\n".utf8)
+        let resource = HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: body))
+        madePerJob.withLockedValue { $0[ByteKey(job)] = resource }
+        return resource
+    }
+
+    /// Where each target sits, for the HTML views: made on first use (it holds every
+    /// answer uncompressed while this rendering is served).
+    var index: TargetIndex {
+        if let made = madeIndex.withLockedValue({ $0 }) { return made }
+        let collectors = collectorLoads.map(\.0)
+        var builder = TargetIndex.Builder(collectors: collectors, jobs: jobList.map(\.name), targets: targetCount)
+        var byBucket: [ServedState.Bucket: Int] = [:]
+        for (id, bucket) in buckets.enumerated() { byBucket[bucket] = id }
+        for job in jobList {
+            builder.beginJob()
+            for (c, collector) in (collectors.map(Optional.some) + [nil]).enumerated() {
+                guard let id = byBucket[ServedState.Bucket(job: job.name, collector: collector)], !lists[id].isEmpty else { continue }
+                var groups: [[UInt8]] = []
+                lists[id].forEach { groups.append($0) }
+                let body = lists[id].identityBody()
+                builder.add(job: job.name, collector: collector == nil ? -1 : Int32(c), groups: groups, body: body, firstOffset: 1)
+            }
+        }
+        let index = builder.build()
+        madeIndex.withLockedValue { $0 = index }
+        return index
     }
 
     /// `{"targets":["<address>"],"labels":{…}}`: upstream serves every target as its own group.
@@ -154,17 +217,6 @@ final class RenderedSnapshot: Sendable {
             JSONWriter.string(label.value, into: &out)
         }
         out.append(contentsOf: "}}".utf8)
-        return out
-    }
-
-    private static func list(_ fragments: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(fragments.reduce(2) { $0 + $1.count + 1 })
-        for (i, f) in fragments.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: f)
-        }
-        out.append(UInt8(ascii: "]"))
         return out
     }
 

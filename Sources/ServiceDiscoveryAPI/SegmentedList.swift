@@ -99,6 +99,14 @@ struct SegmentedList: Sendable {
         segments = out
     }
 
+    /// Whether `group` is in the list (inflates the one segment it would be in).
+    func contains(_ group: [UInt8]) -> Bool {
+        guard !segments.isEmpty else { return false }
+        let groups = Self.inflate(segments[segmentIndex(for: group)])
+        guard let i = Self.position(of: group, in: groups) else { return false }
+        return groups[i] == group
+    }
+
     /// The index of the segment `group` belongs in.
     private func segmentIndex(for group: [UInt8]) -> Int {
         var lo = 0

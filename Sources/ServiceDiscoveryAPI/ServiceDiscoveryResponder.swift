@@ -34,8 +34,10 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     /// The served snapshot and when it was installed (Unix ms; `/status` reports it so a
     /// benchmark can time propagation without polling faster than snapshots change).
     private let current = NIOLockedValueBox<(rendered: RenderedSnapshot, installedAtMillis: Int64)?>(nil)
-    /// The state the rendered answers come from, which deltas apply to.
-    private let state = NIOLockedValueBox<Snapshot?>(nil)
+    /// The state the rendered answers come from, which deltas change in place. Its lock also
+    /// orders installers: one whole snapshot or delta at a time (requests read `current` only).
+    /// nil after a delta failed to apply: the next generation must come whole.
+    private let state = NIOLockedValueBox<ServedState?>(nil)
     private let options: Options
     private let registry: PrometheusCollectorRegistry
     private let leadership: @Sendable () -> (leader: String?, isLeader: Bool)
@@ -68,13 +70,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     /// Renders and installs a snapshot. Rendering is CPU work proportional to the snapshot:
     /// call it off the event loops. Requests see the old or the new snapshot, never a mix.
     public func install(_ snapshot: Snapshot) {
-        let rendered = RenderedSnapshot(snapshot)
-        let old = current.withLockedValue { current in
-            defer { current = (rendered, clock()) }
-            return current?.rendered
-        }
-        state.withLockedValue { $0 = snapshot }
-        record(rendered, replacing: old)
+        _ = swap(to: ServedState(snapshot), if: { _ in true })
     }
 
     /// Installs `snapshot` only if it is newer (epoch, then generation) than the one served;
@@ -82,36 +78,44 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     @discardableResult
     public func installIfNewer(_ snapshot: Snapshot) -> Bool {
         if let served = installed, (snapshot.epoch, snapshot.generation) <= (served.epoch, served.generation) { return false }
-        return swap(to: snapshot, if: { served in served.map { ($0.epoch, $0.generation) < (snapshot.epoch, snapshot.generation) } ?? true })
+        return swap(to: ServedState(snapshot), if: { served in served.map { ($0.epoch, $0.generation) < (snapshot.epoch, snapshot.generation) } ?? true })
     }
 
     /// Applies `delta` if the served snapshot is exactly `after` (the generation the delta
-    /// follows); false otherwise, or when the delta does not apply to it.
+    /// follows); false otherwise, or when the delta does not apply to it (then the state is
+    /// dropped and only a whole snapshot installs next). Costs what the delta touches.
     @discardableResult
     public func apply(_ delta: SnapshotDelta, after: (epoch: UInt64, generation: UInt64)) -> Bool {
-        guard let base = state.withLockedValue({ $0 }), (base.epoch, base.generation) == after,
-            let next = try? base.applying(delta)
-        else { return false }
-        return swap(to: next, if: { served in served.map { ($0.epoch, $0.generation) == after } ?? false })
-    }
-
-    /// Renders `snapshot` and installs it if `condition` holds for the served one at the swap.
-    private func swap(to snapshot: Snapshot, if condition: (RenderedSnapshot?) -> Bool) -> Bool {
-        let rendered = RenderedSnapshot(snapshot)
-        let (swapped, old) = current.withLockedValue { current -> (Bool, RenderedSnapshot?) in
-            guard condition(current?.rendered) else { return (false, nil) }
-            defer { current = (rendered, clock()) }
-            state.withLockedValue { $0 = snapshot }
-            return (true, current?.rendered)
+        let done: (RenderedSnapshot, RenderedSnapshot?, SnapshotDiff)? = state.withLockedValue { state in
+            guard var served = state, (served.epoch, served.generation) == after,
+                let old = current.withLockedValue({ $0?.rendered }), (old.epoch, old.generation) == after
+            else { return nil }
+            state = nil  // the only reference now: the delta changes it in place
+            guard let applied = try? served.apply(delta) else { return nil }
+            let rendered = RenderedSnapshot(served, reusing: old, changed: applied.changed, jobsChanged: applied.jobsChanged)
+            state = served
+            current.withLockedValue { $0 = (rendered, clock()) }
+            return (rendered, old, applied.diff)
         }
-        if swapped { record(rendered, replacing: old) }
-        return swapped
+        guard let (rendered, old, diff) = done else { return false }
+        history.installed(rendered, replacing: old, diff: diff)
+        return true
     }
 
-    /// Adds an installed snapshot to the history, with what changed since the one it replaced
-    /// (a merge over both target indexes, after the swap, so requests never wait for it).
-    private func record(_ rendered: RenderedSnapshot, replacing old: RenderedSnapshot?) {
-        history.installed(rendered, replacing: old, diff: old.map { SnapshotDiff(from: $0.index, to: rendered.index) })
+    /// Renders `served` and installs it if `condition` holds for the served one at the swap.
+    private func swap(to served: ServedState, if condition: (RenderedSnapshot?) -> Bool) -> Bool {
+        let rendered = RenderedSnapshot(served, reusing: nil, changed: nil, jobsChanged: true)
+        let done: (RenderedSnapshot?, SnapshotDiff?)? = state.withLockedValue { state in
+            let old = current.withLockedValue { $0?.rendered }
+            guard condition(old) else { return nil }
+            let diff = state.map { served.diff(from: $0) }
+            state = served
+            current.withLockedValue { $0 = (rendered, clock()) }
+            return (old, old == nil ? nil : diff)
+        }
+        guard let (old, diff) = done else { return false }
+        history.installed(rendered, replacing: old, diff: diff)
+        return true
     }
 
     /// Samples who holds the Lease every `interval` until cancelled, so `/` can tell when the
@@ -241,7 +245,7 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
             return escapedJob.contains(UInt8(ascii: "/")) ? Self.notFound : Self.badJob
         }
         guard let collector = Self.queryValue(query, name: "collector_id") else {
-            return rendered.perJob[ByteKey(job)] ?? RenderedSnapshot.allCollectorsEmpty(rendered, job: job)
+            return rendered.perJob(job) ?? RenderedSnapshot.allCollectorsEmpty(rendered, job: job)
         }
         return rendered.perCollector[.init(job: job, collector: collector)] ?? RenderedSnapshot.emptyList
     }

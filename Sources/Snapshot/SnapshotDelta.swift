@@ -104,5 +104,5 @@ extension Snapshot {
 
 public struct SnapshotDeltaError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
