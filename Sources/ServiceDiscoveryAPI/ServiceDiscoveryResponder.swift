@@ -84,14 +84,21 @@ public final class ServiceDiscoveryResponder: HTTPResponder {
     /// Applies `delta` if the served snapshot is exactly `after` (the generation the delta
     /// follows); false otherwise, or when the delta does not apply to it (then the state is
     /// dropped and only a whole snapshot installs next). Costs what the delta touches.
+    /// - Parameter failure: told why, when the delta was for the served generation and did not apply.
     @discardableResult
-    public func apply(_ delta: SnapshotDelta, after: (epoch: UInt64, generation: UInt64)) -> Bool {
-        let done: (RenderedSnapshot, RenderedSnapshot?, SnapshotDiff)? = state.withLockedValue { state in
+    public func apply(
+        _ delta: SnapshotDelta, after: (epoch: UInt64, generation: UInt64), failure: (SnapshotDeltaError) -> Void = { _ in }
+    ) -> Bool {
+        let done: (RenderedSnapshot, RenderedSnapshot?, SnapshotDiff)? = state.withLockedValue { state -> (RenderedSnapshot, RenderedSnapshot?, SnapshotDiff)? in
             guard var served = state, (served.epoch, served.generation) == after,
                 let old = current.withLockedValue({ $0?.rendered }), (old.epoch, old.generation) == after
             else { return nil }
             state = nil  // the only reference now: the delta changes it in place
-            guard let applied = try? served.apply(delta) else { return nil }
+            let applied: ServedState.Applied
+            do throws(SnapshotDeltaError) { applied = try served.apply(delta) } catch {
+                failure(error)
+                return nil
+            }
             let rendered = RenderedSnapshot(served, reusing: old, changed: applied.changed, jobsChanged: applied.jobsChanged)
             state = served
             current.withLockedValue { $0 = (rendered, clock()) }

@@ -87,6 +87,39 @@ public actor SnapshotWriter {
         return try await SnapshotReader.fetchState(manifest, client: client, configuration: configuration)
     }
 
+    /// The (epoch, generation) stored now, read from the manifest alone (nil: nothing stored).
+    public func storedVersion() async throws -> (epoch: UInt64, generation: UInt64)? {
+        try await refresh()
+        return stored.map { ($0.epoch, $0.generation) }
+    }
+
+    /// A new term's first write: the committed state again under `epoch`, as an empty delta
+    /// after `basis`, written without reading that state (so it costs a manifest read and two
+    /// small writes, not a decode of every target) and never compacting. It fences every older
+    /// leader at once. Nil when the store is no longer at `basis` (the caller then takes the
+    /// ordinary path).
+    public func fence(after basis: (epoch: UInt64, generation: UInt64), epoch: UInt64, leader: String) async throws -> SnapshotDelta? {
+        await collectGarbage()
+        if self.epoch != epoch {
+            try await refresh()
+            self.epoch = epoch
+        }
+        guard let stored, (stored.epoch, stored.generation) == basis else { return nil }
+        guard stored.epoch < epoch else { throw SnapshotStoreError.fenced(storedEpoch: stored.epoch, ourEpoch: epoch) }
+        let fence = SnapshotDelta(epoch: epoch, generation: stored.generation + 1, createdAtMillis: Self.nowMillis(), leader: leader)
+        let (bytes, size) = try DeltaCodec.encode(fence)
+        do {
+            let part = try await writeChunks(bytes, uncompressedSize: size, epoch: epoch, generation: fence.generation, kind: "d")
+            try await writeManifest(Manifest(leader: leader, base: stored.parts[0], deltas: Array(stored.parts.dropFirst()) + [part]))
+        } catch let error as KubernetesError where error.isConflict {
+            try await refresh()
+            return nil
+        }
+        return fence
+    }
+
+    private static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
     /// What a commit stored: a delta after the generation the caller named, or (when the stored
     /// state was not that generation) the whole new state.
     public enum Committed: Sendable {
@@ -362,6 +395,12 @@ public final class SnapshotReader: Sendable {
                 outcome = .stale(epoch: manifest.epoch, generation: manifest.generation)
             } else {
                 if !(try await applyDeltas(manifest)) {
+                    logger.info(
+                        "loading the whole snapshot",
+                        metadata: [
+                            "generation": "\(manifest.epoch)/\(manifest.generation)",
+                            "served": "\(current().map { "\($0.epoch)/\($0.generation)" } ?? "none")",
+                        ])
                     let state = try await Self.fetchState(manifest, client: client, configuration: configuration)
                     let install = self.install
                     _ = try await CPUWork.run { install(.full(state), manifest.size) }

@@ -116,8 +116,37 @@ public struct LeaderPipeline: LeaderWork {
     public func lead(term: LeaderTerm) async {
         metrics.terms.increment()
         let clock = ContinuousClock()
+        guard let start = await readStoredVersion() else { return }
+        let epoch = max((start?.epoch ?? 0) + 1, UInt64(max(0, term.leaseTransitions)) + 1)
+        // The first write fences the previous leader: the committed state again under the new
+        // epoch, written from the manifest alone, before decoding that state (at 100k targets
+        // the decode takes seconds, and nothing it holds can change this write).
+        var fenced = false
+        if let start {
+            do {
+                if let fence = try await writer.fence(after: start, epoch: epoch, leader: identity) {
+                    fenced = true
+                    metrics.writes.increment()
+                    logger.info(
+                        "committed snapshot",
+                        metadata: ["epoch": "\(fence.epoch)", "generation": "\(fence.generation)", "change": "none (the new term's fence)"])
+                    let commit = Committed(written: .delta(fence), basis: start)
+                    let serve = committed
+                    _ = try? await CPUWork.run { serve(commit) }
+                }
+            } catch let error as SnapshotStoreError {
+                logger.error("stopping leader work: \(error)")
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("fence write failed; the term's first commit fences instead", metadata: ["error": "\(error)"])
+            }
+        }
         guard let seed = await loadSeed() else { return }
-        let epoch = max((seed?.epoch ?? 0) + 1, UInt64(max(0, term.leaseTransitions)) + 1)
+        if let seed, seed.epoch > epoch {
+            logger.error("stopping leader work: the store holds epoch \(seed.epoch), newer than ours (\(epoch))")
+            return
+        }
         logger.info(
             "leading", metadata: ["epoch": "\(epoch)", "seed_generation": "\(seed?.generation ?? 0)", "seed_targets": "\(seed?.targets.count ?? 0)"])
 
@@ -144,8 +173,7 @@ public struct LeaderPipeline: LeaderWork {
             // The new epoch is not stored yet. With a seed it is stored at once (the committed
             // state under the new epoch: it fences the previous leader without waiting for
             // discovery, which cannot change what is committed until it ends).
-            var fenced = false
-            if seed != nil { waker.yield() }
+            if seed != nil && !fenced { waker.yield() }
             for await _ in wake {
                 if let lastWrite {
                     // Coalesce: let more changes arrive until the interval has passed.
@@ -222,6 +250,22 @@ public struct LeaderPipeline: LeaderWork {
         case .full(let s): "whole state, \(s.targets.count) targets"
         case .delta(let d): "+\(d.upserted.count) -\(d.removed.count) targets" + (d.collectors == nil ? "" : ", collectors") + (d.jobs == nil ? "" : ", jobs")
         }
+    }
+
+    /// The stored (epoch, generation), retried until the manifest can be read; `.some(nil)`
+    /// when nothing is stored (or the manifest is unreadable), nil when cancelled first.
+    private func readStoredVersion() async -> (epoch: UInt64, generation: UInt64)?? {
+        var delay = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                return .some(try await writer.storedVersion())
+            } catch {
+                logger.warning("cannot read the snapshot manifest yet", metadata: ["error": "\(error)"])
+                do { try await Task.sleep(for: delay) } catch { return nil }
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return nil
     }
 
     /// The committed snapshot, retried until it can be read; `.some(nil)` when none exists,

@@ -165,6 +165,7 @@ public final class Replica: ServiceLifecycle.Service {
         _ cluster: ClusterRole, elector: LeaderElector, metrics: any MetricsFactory, in group: inout DiscardingTaskGroup
     ) {
         let responder = self.responder
+        let logger = self.logger
         let installed = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "configmap")], factory: metrics)
         let rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "configmap")], factory: metrics)
         let storedBytes = Gauge(label: Self.storedBytesMetric, factory: metrics)
@@ -175,7 +176,12 @@ public final class Replica: ServiceLifecycle.Service {
                 let done: Bool
                 switch installation {
                 case .full(let snapshot): done = responder.installIfNewer(snapshot)
-                case .delta(let delta, let after): done = responder.apply(delta, after: after)
+                case .delta(let delta, let after):
+                    done = responder.apply(delta, after: after) { error in
+                        logger.warning(
+                            "a stored delta does not apply to the served state; loading the whole snapshot",
+                            metadata: ["generation": "\(delta.epoch)/\(delta.generation)", "reason": "\(error)"])
+                    }
                 }
                 guard done else { return false }
                 installed.increment()
@@ -196,7 +202,14 @@ public final class Replica: ServiceLifecycle.Service {
             switch commit.written {
             case .full(let snapshot): responder.installIfNewer(snapshot)
             case .delta(let delta):
-                if let basis = commit.basis, responder.apply(delta, after: basis) { break }
+                let applied = commit.basis.map { basis in
+                    responder.apply(delta, after: basis) { error in
+                        logger.warning(
+                            "the leader's own delta does not apply to the state it serves; the reader loads the whole snapshot",
+                            metadata: ["generation": "\(delta.epoch)/\(delta.generation)", "reason": "\(error)"])
+                    }
+                }
+                if applied == true { break }
                 // Not on the generation the delta follows: the reader loads the whole state.
             }
         }

@@ -3,6 +3,7 @@ import Discovery
 import Foundation
 import JSON
 import Logging
+import MetricsTestKit
 import NIOConcurrencyHelpers
 import Snapshot
 import Testing
@@ -16,14 +17,14 @@ import TestSupport
 /// relabeled to one), and the two distinctions Prometheus keeps.
 @Suite struct TargetIdentityTests {
     /// Runs discovery of `config` (static groups only) until its first publication.
-    func discover(_ config: String, filter: Bool = true) async throws -> DiscoveryDelta {
+    func discover(_ config: String, filter: Bool = true, metrics: TestMetrics = TestMetrics()) async throws -> DiscoveryDelta {
         var settings = TargetDiscovery.Settings(
             global: nil, scrapeConfigs: [try JSONValue.parse(config)], prometheusCR: nil, ownNamespace: "default")
         settings.relabelFilter = filter
         settings.coalesce = .milliseconds(10)
         let published = NIOLockedValueBox<[DiscoveryDelta]>([])
         let task = Task {
-            await TargetDiscovery(settings: settings).run(client: nil, logger: quietLogger) { delta in
+            await TargetDiscovery(settings: settings).run(client: nil, logger: quietLogger, metrics: metrics) { delta in
                 published.withLockedValue { $0.append(delta) }
             }
         }
@@ -39,18 +40,22 @@ import TestSupport
     }
 
     @Test func manyTargetsRelabeledToOneAreOneTarget() async throws {
+        let metrics = TestMetrics()
         let delta = try await discover(
             #"""
             {"job_name":"collector","static_configs":[
               {"targets":["10.0.0.1:9100","10.0.0.2:9100","10.0.0.3:9100"],"labels":{"__meta_kubernetes_pod_name":"a"}},
               {"targets":["10.0.0.4:9100","10.0.0.5:9100","10.0.0.6:9100"],"labels":{"__meta_kubernetes_pod_name":"b"}}],
              "relabel_configs":[{"target_label":"__address__","replacement":"collector.local:9100"}]}
-            """#)
+            """#, metrics: metrics)
         #expect(delta.full)
         #expect(delta.upserted.count == 1, "\(addresses(delta))")
         // The candidate served is the first of the first group: deterministic, whatever arrives first.
         #expect(addresses(delta) == ["10.0.0.1:9100"])
         #expect(delta.discovered["collector"] == 6)
+        // The five collapsed into it are counted.
+        let duplicates = try metrics.expectGauge(TargetDiscovery.duplicateTargetsMetric, [("job_name", "collector")])
+        #expect(duplicates.lastValue == 5)
     }
 
     @Test func sameAddressWithDifferentPathsAreTwoTargets() async throws {

@@ -31,6 +31,11 @@ import Testing
     }
 
     /// `data-leader` of the page's live section.
+    /// The epoch of the newest "New term" entry of the page's history (0: none).
+    static func newestTerm(in dom: String) -> Int {
+        dom.range(of: "New term: epoch ").map { Int(dom[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+    }
+
     static func leader(in dom: String) -> String? {
         guard let live = dom.range(of: "<div id=\"live\" data-leader=\"") else { return nil }
         return dom[live.upperBound...].split(separator: "\"", maxSplits: 1).first.map(String.init)
@@ -65,7 +70,8 @@ import Testing
                 during.append(Self.leader(in: dom) ?? "?")
                 after = dom
                 guard let shown = Self.leader(in: dom), !shown.isEmpty, shown != old else { return false }
-                return dom.contains("New term: epoch")
+                // The Lease may show the new leader before its first commit reached this replica.
+                return Self.newestTerm(in: dom) > first.epoch
             }
             await stopping.value
             #expect(switched, "leaders shown while loading: \(during)")
@@ -77,8 +83,7 @@ import Testing
             // new one, and the new leader's term started with a newer epoch.
             #expect(after.contains("<td class=\"leader-change\">Lease holder changed</td><td>\(old) → "), "\(after)")
             #expect(after.contains(" → <b>\(new)</b></td>"))
-            let epoch = after.range(of: "New term: epoch ").map { Int(after[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
-            #expect(epoch > first.epoch)
+            #expect(Self.newestTerm(in: after) > first.epoch)
             #expect(after.contains("<span class=\"muted\">Leader</span><b>\(new)</b>"))
 
             let screenshot = scratch.appendingPathComponent("status-page.png").path

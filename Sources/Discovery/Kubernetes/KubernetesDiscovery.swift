@@ -163,7 +163,9 @@ public final class KubernetesDiscovery: Sendable {
             var updates: [GroupUpdate] = []
             var work = 0
             for config in Array(plans.keys) {
-                guard var plan = plans[config] else { continue }
+                // Taken out while it changes: a copy left in `plans` would make every change
+                // to its groups copy all of them (100k entries per pass).
+                guard var plan = plans.removeValue(forKey: config) else { continue }
                 if !plan.active {
                     guard plan.plan.keys.allSatisfy(synced.contains) else { continue }
                     plan.activate(source)

@@ -18,6 +18,8 @@ struct JobTargets {
     private var candidates: [TargetID: [Candidate]] = [:]
     /// Targets discovered before the filter (upstream's `opentelemetry_allocator_targets`).
     private(set) var discovered = 0
+    /// Targets kept by the filter, duplicates included.
+    private var kept = 0
     /// Providers that sent a complete update at least once.
     private(set) var reported: Set<String> = []
 
@@ -43,7 +45,7 @@ struct JobTargets {
     /// Targets served: one per identity.
     var count: Int { candidates.count }
     /// Discovered targets collapsed into another with the same identity.
-    var duplicates: Int { candidates.values.reduce(0) { $0 + $1.count - 1 } }
+    var duplicates: Int { kept - candidates.count }
 
     /// The target served for `id`.
     func target(_ id: TargetID) -> ProcessedTarget? { candidates[id]?.first?.target }
@@ -94,6 +96,7 @@ struct JobTargets {
             return
         }
         discovered += (new?.discovered ?? 0) - (old?.discovered ?? 0)
+        kept += (new?.targets.count ?? 0) - (old?.targets.count ?? 0)
         groups[key] = new
         for (position, target) in (old?.targets ?? []).enumerated() {
             guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group == key && $0.position == position })

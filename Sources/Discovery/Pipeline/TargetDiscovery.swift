@@ -46,6 +46,7 @@ public struct TargetDiscovery: Sendable {
     /// Upstream's histograms of one pass over the discovered targets, whole and per job
     /// (buckets 1, 5, 10, 30, 60, 120 s there; see `processingBuckets`).
     public static let processTargetsMetric = "opentelemetry_allocator_process_targets_duration_seconds"
+    public static let duplicateTargetsMetric = "target_allocator_duplicate_targets"
     public static let processTargetGroupsMetric = "opentelemetry_allocator_process_target_groups_duration_seconds"
     public static let processingBuckets: [Duration] = [1, 5, 10, 30, 60, 120].map { .seconds($0) }
     /// A job's `<mechanism>_sd_configs` this allocator cannot discover with, counted each time
@@ -317,11 +318,18 @@ struct DiscoveryState {
 
     private mutating func drop(_ name: String) {
         guard var job = jobs.removeValue(forKey: name) else { return }
+        if job.duplicates > 0 { duplicatesGauge(name).record(0) }
         var ids = Set<TargetID>()
         job.removeAll(changed: &ids)
         removedIDs.formUnion(ids)
         changed[name] = nil
         countsChanged.insert(name)
+    }
+
+    /// Discovered targets of a job collapsed into another with the same identity (same job and
+    /// labels after relabeling, as upstream's allocator has it): scraped once, counted here.
+    private func duplicatesGauge(_ job: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: TargetDiscovery.duplicateTargetsMetric, dimensions: [("job_name", job)], factory: metrics)
     }
 
     /// Applies group updates (of jobs that still exist), relabeling only the groups in them.
@@ -332,9 +340,11 @@ struct DiscoveryState {
             guard var job = jobs[update.job] else { continue }
             let started = clock.now
             let before = job.discovered
+            let duplicatesBefore = job.duplicates
             jobs[update.job] = nil  // keep `job` uniquely referenced while it changes
             job.apply(update, names: &names, changed: &changed[update.job, default: []])
             if job.discovered != before { countsChanged.insert(update.job) }
+            if job.duplicates != duplicatesBefore { duplicatesGauge(update.job).record(job.duplicates) }
             jobs[update.job] = job
             CoreMetrics.Timer(label: TargetDiscovery.processTargetGroupsMetric, dimensions: [("job_name", update.job)], factory: metrics)
                 .record(duration: clock.now - started)
