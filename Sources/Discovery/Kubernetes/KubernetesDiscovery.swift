@@ -167,7 +167,10 @@ public final class KubernetesDiscovery: Sendable {
                 // to its groups copy all of them (100k entries per pass).
                 guard var plan = plans.removeValue(forKey: config) else { continue }
                 if !plan.active {
-                    guard plan.plan.keys.allSatisfy(synced.contains) else { continue }
+                    guard plan.plan.keys.allSatisfy(synced.contains) else {
+                        plans[config] = plan
+                        continue
+                    }
                     plan.activate(source)
                     work += plan.groups.count
                 } else {
