@@ -395,6 +395,13 @@ public final class SnapshotReader: Sendable {
                 outcome = .stale(epoch: manifest.epoch, generation: manifest.generation)
             } else {
                 if !(try await applyDeltas(manifest)) {
+                    // Someone else (the leader's own commit) may have installed it meanwhile:
+                    // then there is nothing to load (a whole decode of 100k targets per commit
+                    // was most of a leader's CPU).
+                    if let served = current(), (manifest.epoch, manifest.generation) <= (served.epoch, served.generation) {
+                        onOutcome(.stale(epoch: manifest.epoch, generation: manifest.generation))
+                        return .stale(epoch: manifest.epoch, generation: manifest.generation)
+                    }
                     logger.info(
                         "loading the whole snapshot",
                         metadata: [
