@@ -169,7 +169,7 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: [
-                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator", "Allocation", "CAres",
+                "Snapshot", "JSON", "KubernetesClient", "Relabel", "PrometheusOperator", "Allocation", "CAres", "ByteStrings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

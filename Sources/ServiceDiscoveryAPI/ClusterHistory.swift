@@ -1,3 +1,4 @@
+import ByteStrings
 import NIOConcurrencyHelpers
 
 /// The cluster's recent story as this replica saw it, for the `/` page: leadership changes
@@ -68,7 +69,7 @@ final class ClusterHistory: Sendable {
             }
             guard current.leader != leader else { return }
             if let previous = current.leader {
-                s.formerLeaders.removeAll { $0.identity.utf8.elementsEqual(previous.utf8) }
+                s.formerLeaders.removeAll { $0.identity.bytesEqual(previous) }
                 s.formerLeaders.append((previous, nowMillis))
                 if s.formerLeaders.count > 8 { s.formerLeaders.removeFirst() }
             }

@@ -1,3 +1,4 @@
+import ByteStrings
 import HTTPServer
 import JSON
 import Snapshot
@@ -55,12 +56,12 @@ enum OperatorViews {
 
     static func job(_ r: RenderedSnapshot, name: String, collector: String?, pageNumber: Int) -> HTTPResource {
         let index = r.index
-        guard let j = index.jobs.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
+        guard let j = index.jobs.firstIndex(where: { $0.bytesEqual(name) }) else {
             return HTMLPage.error(.notFound, title: "Unknown job", message: "This snapshot has no job \"\(name)\".")
         }
         var filter: Int32?
         if let collector {
-            guard let c = index.collectors.firstIndex(where: { $0.utf8.elementsEqual(collector.utf8) }) else {
+            guard let c = index.collectors.firstIndex(where: { $0.bytesEqual(collector) }) else {
                 return HTMLPage.error(.notFound, title: "Unknown collector", message: "This snapshot has no collector \"\(collector)\".")
             }
             filter = Int32(c)
@@ -92,7 +93,7 @@ enum OperatorViews {
         targetTable(&page, index, matching, pageNumber: pageNumber, showJob: false) { jobHref(name, collector: collector, page: $0) }
 
         page.raw("<h2>Scrape config</h2><p class=muted>Secrets read &lt;secret&gt;, as on /scrape_configs.</p><pre>")
-        if let job = r.jobList.first(where: { $0.name.utf8.elementsEqual(name.utf8) }) {
+        if let job = r.jobList.first(where: { $0.name.bytesEqual(name) }) {
             page.text(PrettyJSON.render(SecretRedaction.redact(job.scrapeConfig)))
         }
         page.raw("</pre>")
@@ -103,7 +104,7 @@ enum OperatorViews {
 
     static func collector(_ r: RenderedSnapshot, name: String, pageNumber: Int) -> HTTPResource {
         let index = r.index
-        guard let c = index.collectors.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
+        guard let c = index.collectors.firstIndex(where: { $0.bytesEqual(name) }) else {
             return HTMLPage.error(.notFound, title: "Unknown collector", message: "This snapshot has no collector \"\(name)\".")
         }
         var page = HTMLPage(title: "Collector: \(name)")
@@ -173,7 +174,7 @@ enum OperatorViews {
                 .notFound, title: "Unknown target", message: "No target has hash \(hash) in this snapshot (it may have gone since).")
         }
         let labels = index.labels(i)
-        func label(_ name: String) -> String { labels.first { $0.name.utf8.elementsEqual(name.utf8) }?.value ?? "" }
+        func label(_ name: String) -> String { labels.first { $0.name.bytesEqual(name) }?.value ?? "" }
         let job = index.jobs[index.job(of: i)]
         let c = Int(index.collector[i])
         var page = HTMLPage(title: "Target: \(index.address(i))")
@@ -205,7 +206,7 @@ enum OperatorViews {
             page.text(balance ?? "The leader's allocation strategy chose it.")
             if let collectorNode = r.collectorNodes[c] {
                 page.raw(" The collector runs on node <code>\(HTMLPage.escape(collectorNode))</code>")
-                page.raw(collectorNode.utf8.elementsEqual(node.utf8) ? ", the target's node." : ".")
+                page.raw(collectorNode.bytesEqual(node) ? ", the target's node." : ".")
             }
         }
         page.raw("</td></tr><tr><th>Target hash</th><td><code>\(fingerprint)</code> (stable across replicas and snapshots)</td></tr></table>")

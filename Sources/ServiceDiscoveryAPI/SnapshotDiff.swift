@@ -1,3 +1,4 @@
+import ByteStrings
 /// What changed between two snapshots a replica installed, target by target: one merge walk
 /// over both indexes in fingerprint order, O(targets) with integer compares only.
 struct SnapshotDiff: Sendable, Equatable {
@@ -93,5 +94,5 @@ struct SnapshotDiff: Sendable, Equatable {
 
 /// Byte order of the UTF-8 forms, the order names are sorted in everywhere.
 func bytesPrecede(_ a: String, _ b: String) -> Bool {
-    a.utf8.lexicographicallyPrecedes(b.utf8)
+    a.bytesPrecede(b)
 }

@@ -1,3 +1,4 @@
+import ByteStrings
 import HTTPServer
 import NIOCore
 
@@ -94,7 +95,7 @@ enum StatusPage {
             page.raw("<tr><td>")
             page.text(leader)
             page.raw("</td><td>leader (holds the Lease)</td><td>—</td><td>")
-            if let r, r.leader.utf8.elementsEqual(leader.utf8) {
+            if let r, r.leader.bytesEqual(leader) {
                 page.raw("committed \(r.epoch) / \(r.generation)")
             } else {
                 page.raw("—")

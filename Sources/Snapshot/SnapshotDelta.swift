@@ -1,3 +1,4 @@
+import ByteStrings
 /// What one generation changes in the state the generation before it left: the leader writes
 /// these instead of whole snapshots, so a change costs what changed, for the leader that
 /// writes it and for every replica that applies it.
@@ -52,8 +53,8 @@ public struct TargetContent: Hashable, Sendable {
     }
 
     public static func == (a: TargetContent, b: TargetContent) -> Bool {
-        guard a.labels.count == b.labels.count, a.job.utf8.elementsEqual(b.job.utf8) else { return false }
-        return zip(a.labels, b.labels).allSatisfy { $0.name.utf8.elementsEqual($1.name.utf8) && $0.value.utf8.elementsEqual($1.value.utf8) }
+        guard a.labels.count == b.labels.count, a.job.bytesEqual(b.job) else { return false }
+        return zip(a.labels, b.labels).allSatisfy { $0.name.bytesEqual($1.name) && $0.value.bytesEqual($1.value) }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -1,3 +1,4 @@
+import ByteStrings
 public import Allocation
 public import Discovery
 import Foundation
@@ -473,7 +474,7 @@ struct LeaderState: Sendable {
     /// The whole state as a snapshot, targets ordered by job then identity.
     func snapshot(epoch: UInt64, leader: String) -> Snapshot {
         var ordered = entries.map { ($0.key, $0.value.target) }
-        ordered.sort { $0.1.job != $1.1.job ? $0.1.job.utf8.lexicographicallyPrecedes($1.1.job.utf8) : $0.0 < $1.0 }
+        ordered.sort { $0.1.job != $1.1.job ? $0.1.job.bytesPrecede($1.1.job) : $0.0 < $1.0 }
         let allocator = self.allocator
         let targets = ordered.map { id, target in Target(job: target.job, labels: target.labels, collector: allocator?.collector(for: id)) }
         return Snapshot(epoch: epoch, generation: 0, createdAtMillis: 0, leader: leader, collectors: collectors, jobs: jobs, targets: targets)

@@ -1,3 +1,4 @@
+import ByteStrings
 import Snapshot
 
 /// The node a discovered target runs on, for the `per-node` strategy. Same rule as the upstream
@@ -22,6 +23,6 @@ enum TargetNode {
     }
 
     private static func value(_ labels: Labels, _ name: String) -> String? {
-        labels.first { $0.name.utf8.elementsEqual(name.utf8) }?.value
+        labels.first { $0.name.bytesEqual(name) }?.value
     }
 }

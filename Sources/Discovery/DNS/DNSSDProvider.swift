@@ -1,3 +1,4 @@
+import ByteStrings
 public import Logging
 
 /// Prometheus's `dns_sd_configs`: every `refresh_interval` (first at start) each name is looked
@@ -27,7 +28,7 @@ public struct DNSSDProvider: Sendable {
     /// returns when the task is cancelled.
     public func run(publish: @escaping @Sendable ([TargetGroup]) -> Void) async {
         var names: [String] = []
-        for name in config.names where !names.contains(where: { $0.utf8.elementsEqual(name.utf8) }) { names.append(name) }
+        for name in config.names where !names.contains(where: { $0.bytesEqual(name) }) { names.append(name) }
         // By position in `names` (names are bytes, not Unicode-equivalent keys).
         var groups = [TargetGroup?](repeating: nil, count: names.count)
         var published: [TargetGroup]?

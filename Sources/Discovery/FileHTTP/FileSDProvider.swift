@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 public import Logging
 
@@ -169,7 +170,7 @@ public struct FileSDProvider: Sendable {
         let listDir = slash == nil ? "." : (dir.isEmpty ? "/" : dir)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: listDir) else { return [] }
         return names.filter { fnmatch(base, $0, 0) == 0 }
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .sorted { $0.bytesPrecede($1) }
             .map { slash == nil ? $0 : dir + "/" + $0 }
     }
 

@@ -1,3 +1,4 @@
+import ByteStrings
 public import KubernetesClient
 
 extension KubernetesTargets {
@@ -35,7 +36,7 @@ extension KubernetesTargets {
     /// `matchesHostnamePattern`: equal, or a `*` first label standing for exactly one label.
     /// Compared as bytes.
     static func hostMatches(pattern: String, host: String) -> Bool {
-        if pattern.utf8.elementsEqual(host.utf8) { return true }
+        if pattern.bytesEqual(host) { return true }
         let patternLabels = pattern.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         let hostLabels = host.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard let first = patternLabels.first, first.elementsEqual("*".utf8), patternLabels.count == hostLabels.count else { return false }

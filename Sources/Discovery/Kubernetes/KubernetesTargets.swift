@@ -1,3 +1,4 @@
+import ByteStrings
 public import KubernetesClient
 
 /// One target group as Prometheus's Kubernetes discovery sends it: labels shared by the group
@@ -27,7 +28,7 @@ public struct TargetGroup: Sendable, Hashable {
     public var isEmpty: Bool { targets.isEmpty && labels.isEmpty }
 
     public static func == (a: TargetGroup, b: TargetGroup) -> Bool {
-        a.source.utf8.elementsEqual(b.source.utf8) && exactlyEqual(a.labels, b.labels) && a.targets.count == b.targets.count
+        a.source.bytesEqual(b.source) && exactlyEqual(a.labels, b.labels) && a.targets.count == b.targets.count
             && zip(a.targets, b.targets).allSatisfy(exactlyEqual)
     }
 
@@ -42,7 +43,7 @@ public struct TargetGroup: Sendable, Hashable {
         for (key, value) in a {
             guard let i = b.index(forKey: key) else { return false }
             let (otherKey, otherValue) = b[i]
-            guard key.utf8.elementsEqual(otherKey.utf8), value.utf8.elementsEqual(otherValue.utf8) else { return false }
+            guard key.bytesEqual(otherKey), value.bytesEqual(otherValue) else { return false }
         }
         return true
     }

@@ -1,3 +1,4 @@
+import ByteStrings
 public import Allocation
 public import JSON
 public import Relabel
@@ -179,11 +180,11 @@ public struct JobTargetBuilder: Sendable {
 /// Swift's `String ==` and `<` follow Unicode canonical equivalence.
 enum UTF8Bytes {
     static func equal(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+        a.utf8.count == b.utf8.count && a.bytesEqual(b)
     }
 
     static func less(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        a.bytesPrecede(b)
     }
 
     static func equal(_ a: Labels, _ b: Labels) -> Bool {

@@ -1,3 +1,4 @@
+import ByteStrings
 public import JSON
 
 /// One scrape config after Prometheus's defaults and validation: what `/scrape_configs` serves
@@ -681,7 +682,7 @@ extension JSONValue {
         case .object(let members):
             return .object(
                 members.map { JSONMember($0.key, $0.value.sortedKeys()) }
-                    .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+                    .sorted { $0.key.bytesPrecede($1.key) })
         case .array(let items):
             return .array(items.map { $0.sortedKeys() })
         default:
