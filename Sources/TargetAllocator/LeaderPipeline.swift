@@ -184,6 +184,8 @@ public struct LeaderPipeline: LeaderWork {
                     defer { pending.delta = nil }
                     return pending
                 }
+                // Where a commit's time goes, for its log line.
+                let began = clock.now
                 if let collectors, state.ready || delta?.full == true {
                     let allocationStart = clock.now
                     let outcome = state.apply(delta, collectors: collectors)
@@ -208,6 +210,7 @@ public struct LeaderPipeline: LeaderWork {
                 stamped.createdAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
                 let basis = state.basis
                 let written: SnapshotWriter.Committed
+                let writing = clock.now
                 do {
                     let current = state
                     written = try await writer.commit(stamped, after: basis, epoch: epoch, leader: identity) { after in
@@ -225,22 +228,28 @@ public struct LeaderPipeline: LeaderWork {
                     waker.yield()
                     continue
                 }
+                let wrote = clock.now
                 state.committed(written)
                 fenced = true
                 metrics.writes.increment()
                 lastWrite = clock.now
+                if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
+                // Rendering what the leader serves is CPU work of the size of the change.
+                let commit = Committed(written: written, basis: basis)
+                let serve = committed
+                let serving = clock.now
+                _ = try? await CPUWork.run { serve(commit) }
+                let served = clock.now
+                await writer.collectGarbage()
+                func ms(_ d: Duration) -> String { "\(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)" }
                 logger.info(
                     "committed snapshot",
                     metadata: [
                         "epoch": "\(written.epoch)", "generation": "\(written.generation)", "targets": "\(state.count)",
                         "collectors": "\(state.collectors.count)", "change": "\(Self.describe(written))",
+                        "allocate_ms": "\(ms(writing - began))", "write_ms": "\(ms(wrote - writing))", "serve_ms": "\(ms(served - serving))",
+                        "collect_ms": "\(ms(clock.now - served))",
                     ])
-                if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
-                // Rendering what the leader serves is CPU work of the size of the change.
-                let commit = Committed(written: written, basis: basis)
-                let serve = committed
-                _ = try? await CPUWork.run { serve(commit) }
-                await writer.collectGarbage()
             }
             group.cancelAll()
         }
