@@ -51,7 +51,7 @@ bench-http:
 	scripts/ensure-deps.sh build
 	Benchmarks/http/bench.sh
 
-## Issue 12 at scale: 100,000 pods, 3 replica processes, churn, kill -9 of the leader (~10 min).
+## Issue 12 at scale: 100,000 pods, 3 replica processes, churn, kill -9 of the leader (3–4 min after the release build).
 ## LATENCY_MS=500 make bench-scale: the API server slowed instead, then stalled past the renew deadline.
 bench-scale:
 	scripts/ensure-deps.sh build
