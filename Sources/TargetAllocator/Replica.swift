@@ -166,12 +166,20 @@ public final class Replica: ServiceLifecycle.Service {
     ) {
         let responder = self.responder
         let logger = self.logger
+        let installingOwnCommit = NIOLockedValueBox<(epoch: UInt64, generation: UInt64)?>(nil)
         let installed = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "configmap")], factory: metrics)
         let rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "configmap")], factory: metrics)
         let storedBytes = Gauge(label: Self.storedBytesMetric, factory: metrics)
         let reader = SnapshotReader(
             client: cluster.client, configuration: cluster.store, logger: logger,
-            current: { responder.installed },
+            // A whole state the leader is installing from its own commit counts as served: the
+            // reader would otherwise decode the same 100k targets again beside it.
+            current: {
+                let served = responder.installed
+                guard let installing = installingOwnCommit.withLockedValue({ $0 }) else { return served }
+                guard let served else { return installing }
+                return (served.epoch, served.generation) < (installing.epoch, installing.generation) ? installing : served
+            },
             install: { installation, bytes in
                 let done: Bool
                 switch installation {
@@ -200,7 +208,10 @@ public final class Replica: ServiceLifecycle.Service {
         let pipeline = cluster.pipeline(writer, metrics) { commit in
             // The reader would also see it; installing here makes the leader serve its commit at once.
             switch commit.written {
-            case .full(let snapshot): responder.installIfNewer(snapshot)
+            case .full(let snapshot):
+                installingOwnCommit.withLockedValue { $0 = (snapshot.epoch, snapshot.generation) }
+                responder.installIfNewer(snapshot)
+                installingOwnCommit.withLockedValue { $0 = nil }
             case .delta(let delta):
                 let applied = commit.basis.map { basis in
                     responder.apply(delta, after: basis) { error in
