@@ -97,7 +97,6 @@ struct ServedState: Sendable {
         /// Buckets whose list changed.
         var changed: Set<Int32> = []
         var jobsChanged = false
-        var collectorsChanged = false
         var diff = SnapshotDiff()
     }
 
@@ -182,7 +181,6 @@ struct ServedState: Sendable {
             applied.diff.collectorsAdded = after.subtracting(before).sorted().map(\.string)
             applied.diff.collectorsRemoved = before.subtracting(after).sorted().map(\.string)
             collectors = newCollectors
-            applied.collectorsChanged = true
         }
         applied.diff.samples = samples.moved + samples.added + samples.removed
         epoch = delta.epoch

@@ -33,10 +33,10 @@ struct SnapshotDiff: Sendable, Equatable {
         var i = 0
         var j = 0
         while i < old.collectors.count || j < new.collectors.count {
-            if j == new.collectors.count || i < old.collectors.count && bytesPrecede(old.collectors[i], new.collectors[j]) {
+            if j == new.collectors.count || i < old.collectors.count && old.collectors[i].bytesPrecede(new.collectors[j]) {
                 collectorsRemoved.append(old.collectors[i])
                 i += 1
-            } else if i == old.collectors.count || bytesPrecede(new.collectors[j], old.collectors[i]) {
+            } else if i == old.collectors.count || new.collectors[j].bytesPrecede(old.collectors[i]) {
                 collectorsAdded.append(new.collectors[j])
                 j += 1
             } else {
@@ -90,9 +90,4 @@ struct SnapshotDiff: Sendable, Equatable {
         }
         samples = movedSamples + addedSamples + removedSamples
     }
-}
-
-/// Byte order of the UTF-8 forms, the order names are sorted in everywhere.
-func bytesPrecede(_ a: String, _ b: String) -> Bool {
-    a.bytesPrecede(b)
 }

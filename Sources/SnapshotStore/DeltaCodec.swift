@@ -13,28 +13,11 @@ public enum DeltaCodec {
         var collectorNames: [UInt32] = []
         if let list = delta.collectors {
             middle.field(6, UInt64(1))
-            for c in list {
-                let name = strings.intern(c.name)
-                let node = c.node.map { strings.intern($0) + 1 } ?? 0
-                collectorNames.append(name)
-                middle.tag(7, .lengthDelimited)
-                middle.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, node)))
-                middle.field(1, name)
-                middle.field(2, node)
-            }
+            collectorNames = SnapshotCodec.writeCollectors(list, field: 7, strings: &strings, into: &middle)
         }
         if let jobs = delta.jobs {
             middle.field(8, UInt64(1))
-            var json: [UInt8] = []
-            for job in jobs {
-                let name = strings.intern(job.name)
-                json.removeAll(keepingCapacity: true)
-                job.scrapeConfig.write(into: &json)
-                middle.tag(9, .lengthDelimited)
-                middle.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, json)))
-                middle.field(1, name)
-                middle.field(2, json)
-            }
+            SnapshotCodec.writeJobs(jobs, field: 9, strings: &strings, into: &middle)
         }
         // A target's collector field: with a collector list, its number in the list; without
         // (the list in force is unchanged), the index + 1 of its name among the strings.

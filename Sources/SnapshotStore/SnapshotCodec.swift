@@ -36,29 +36,11 @@ public enum SnapshotCodec {
     static func wireSegments(_ snapshot: Snapshot) -> [[UInt8]] {
         var strings = StringTable(expectedCount: 2 * snapshot.targets.count + 2 * snapshot.collectors.count + snapshot.jobs.count)
         var middle = WireWriter()  // collectors, then jobs
-        var collectorNames: [UInt32] = []
-        for c in snapshot.collectors {
-            let name = strings.intern(c.name)
-            let node = c.node.map { strings.intern($0) + 1 } ?? 0
-            collectorNames.append(name)
-            middle.tag(6, .lengthDelimited)
-            middle.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, node)))
-            middle.field(1, name)
-            middle.field(2, node)
-        }
+        let collectorNames = writeCollectors(snapshot.collectors, field: 6, strings: &strings, into: &middle)
         // Collector number (index + 1) by the string index of its name; the last duplicate wins.
         var collectorByName = [UInt32](repeating: 0, count: strings.count)
         for (i, name) in collectorNames.enumerated() { collectorByName[Int(name)] = UInt32(i) + 1 }
-        var json: [UInt8] = []
-        for job in snapshot.jobs {
-            let name = strings.intern(job.name)
-            json.removeAll(keepingCapacity: true)
-            job.scrapeConfig.write(into: &json)
-            middle.tag(7, .lengthDelimited)
-            middle.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, json)))
-            middle.field(1, name)
-            middle.field(2, json)
-        }
+        writeJobs(snapshot.jobs, field: 7, strings: &strings, into: &middle)
 
         var targets = WireWriter(capacity: 64 * snapshot.targets.count)
         writeTargets(snapshot.targets, field: 8, strings: &strings, collectorByName: collectorByName, into: &targets)
@@ -69,6 +51,38 @@ public enum SnapshotCodec {
         head.field(3, UInt64(bitPattern: snapshot.createdAtMillis))
         head.field(4, Array(snapshot.leader.utf8))
         return [head.bytes, strings.wire, middle.bytes, targets.bytes]
+    }
+
+    /// Appends `collectors` as repeated `Collector` messages of field `field` (name and node as
+    /// string indexes, the node + 1 so that none is 0); returns each name's string index.
+    static func writeCollectors(_ collectors: [Collector], field: UInt64, strings: inout StringTable, into out: inout WireWriter) -> [UInt32] {
+        var names: [UInt32] = []
+        names.reserveCapacity(collectors.count)
+        for c in collectors {
+            let name = strings.intern(c.name)
+            let node = c.node.map { strings.intern($0) + 1 } ?? 0
+            names.append(name)
+            out.tag(field, .lengthDelimited)
+            out.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, node)))
+            out.field(1, name)
+            out.field(2, node)
+        }
+        return names
+    }
+
+    /// Appends `jobs` as repeated `Job` messages of field `field` (name as a string index, the
+    /// scrape config as compact JSON).
+    static func writeJobs(_ jobs: [Job], field: UInt64, strings: inout StringTable, into out: inout WireWriter) {
+        var json: [UInt8] = []
+        for job in jobs {
+            let name = strings.intern(job.name)
+            json.removeAll(keepingCapacity: true)
+            job.scrapeConfig.write(into: &json)
+            out.tag(field, .lengthDelimited)
+            out.varint(UInt64(WireWriter.fieldSize(1, name) + WireWriter.fieldSize(2, json)))
+            out.field(1, name)
+            out.field(2, json)
+        }
     }
 
     /// Appends `targets` as repeated `Target` messages of field `field`; a collector is written

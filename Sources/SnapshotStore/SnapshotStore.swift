@@ -391,27 +391,29 @@ public final class SnapshotReader: Sendable {
         let outcome: Outcome
         do {
             let manifest = try Self.parseManifest(manifestMap)
-            if let served = current(), (manifest.epoch, manifest.generation) <= (served.epoch, served.generation) {
+            func isStale() -> Bool {
+                guard let served = current() else { return false }
+                return (manifest.epoch, manifest.generation) <= (served.epoch, served.generation)
+            }
+            // Checked again after the deltas failed: someone else (the leader's own commit) may
+            // have installed it meanwhile, and then there is nothing to load (a whole decode of
+            // 100k targets per commit was most of a leader's CPU).
+            if isStale() {
+                outcome = .stale(epoch: manifest.epoch, generation: manifest.generation)
+            } else if try await applyDeltas(manifest) {
+                outcome = .installed(epoch: manifest.epoch, generation: manifest.generation)
+            } else if isStale() {
                 outcome = .stale(epoch: manifest.epoch, generation: manifest.generation)
             } else {
-                if !(try await applyDeltas(manifest)) {
-                    // Someone else (the leader's own commit) may have installed it meanwhile:
-                    // then there is nothing to load (a whole decode of 100k targets per commit
-                    // was most of a leader's CPU).
-                    if let served = current(), (manifest.epoch, manifest.generation) <= (served.epoch, served.generation) {
-                        onOutcome(.stale(epoch: manifest.epoch, generation: manifest.generation))
-                        return .stale(epoch: manifest.epoch, generation: manifest.generation)
-                    }
-                    logger.info(
-                        "loading the whole snapshot",
-                        metadata: [
-                            "generation": "\(manifest.epoch)/\(manifest.generation)",
-                            "served": "\(current().map { "\($0.epoch)/\($0.generation)" } ?? "none")",
-                        ])
-                    let state = try await Self.fetchState(manifest, client: client, configuration: configuration)
-                    let install = self.install
-                    _ = try await CPUWork.run { install(.full(state), manifest.size) }
-                }
+                logger.info(
+                    "loading the whole snapshot",
+                    metadata: [
+                        "generation": "\(manifest.epoch)/\(manifest.generation)",
+                        "served": "\(current().map { "\($0.epoch)/\($0.generation)" } ?? "none")",
+                    ])
+                let state = try await Self.fetchState(manifest, client: client, configuration: configuration)
+                let install = self.install
+                _ = try await CPUWork.run { install(.full(state), manifest.size) }
                 outcome = .installed(epoch: manifest.epoch, generation: manifest.generation)
             }
         } catch {

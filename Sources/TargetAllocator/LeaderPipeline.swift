@@ -131,9 +131,7 @@ public struct LeaderPipeline: LeaderWork {
                     logger.info(
                         "committed snapshot",
                         metadata: ["epoch": "\(fence.epoch)", "generation": "\(fence.generation)", "change": "none (the new term's fence)"])
-                    let commit = Committed(written: .delta(fence), basis: start)
-                    let serve = committed
-                    _ = try? await CPUWork.run { serve(commit) }
+                    await serve(Committed(written: .delta(fence), basis: start))
                 }
             } catch let error as SnapshotStoreError {
                 logger.error("stopping leader work: \(error)")
@@ -234,11 +232,8 @@ public struct LeaderPipeline: LeaderWork {
                 metrics.writes.increment()
                 lastWrite = clock.now
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
-                // Rendering what the leader serves is CPU work of the size of the change.
-                let commit = Committed(written: written, basis: basis)
-                let serve = committed
                 let serving = clock.now
-                _ = try? await CPUWork.run { serve(commit) }
+                await serve(Committed(written: written, basis: basis))
                 let served = clock.now
                 await writer.collectGarbage()
                 func ms(_ d: Duration) -> String { "\(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)" }
@@ -253,6 +248,13 @@ public struct LeaderPipeline: LeaderWork {
             }
             group.cancelAll()
         }
+    }
+
+    /// Serves a commit on this replica at once (the reader would also see it). Rendering what
+    /// the leader serves is CPU work of the size of the change: off the cooperative pool.
+    private func serve(_ commit: Committed) async {
+        let serve = committed
+        _ = try? await CPUWork.run { serve(commit) }
     }
 
     static func describe(_ written: SnapshotWriter.Committed) -> String {

@@ -1,3 +1,4 @@
+import ByteStrings
 import Allocation
 import Snapshot
 
@@ -34,7 +35,7 @@ struct JobTargets {
         var target: ProcessedTarget
 
         func precedes(_ other: Candidate) -> Bool {
-            group != other.group ? UTF8Bytes.less(group, other.group) : position < other.position
+            !group.bytesEqual(other.group) ? group.bytesPrecede(other.group) : position < other.position
         }
     }
 

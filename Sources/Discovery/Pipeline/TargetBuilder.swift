@@ -24,7 +24,7 @@ public struct ProcessedTarget: Sendable {
 
     /// Same identity, key and labels, byte for byte.
     func same(as other: ProcessedTarget) -> Bool {
-        id == other.id && key == other.key && UTF8Bytes.equal(labels, other.labels)
+        id == other.id && key == other.key && labels == other.labels  // Labels compare as bytes
     }
 }
 
@@ -105,7 +105,7 @@ public struct JobTargetBuilder: Sendable {
             var merged = group.labels
             for (k, v) in own { merged[k] = v }
             var labels = merged.map { Label(name: names.intern($0.key), value: $0.value) }
-            labels.sort { UTF8Bytes.less($0.name, $1.name) }
+            labels.sort { $0.name.bytesPrecede($1.name) }
             if let target = process(labels) { result.append(target) }
         }
         return (result, group.targets.count)
@@ -176,18 +176,3 @@ public struct JobTargetBuilder: Sendable {
     }
 }
 
-/// Byte-wise (UTF-8) comparisons: Prometheus compares label names and values as bytes, while
-/// Swift's `String ==` and `<` follow Unicode canonical equivalence.
-enum UTF8Bytes {
-    static func equal(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.bytesEqual(b)
-    }
-
-    static func less(_ a: String, _ b: String) -> Bool {
-        a.bytesPrecede(b)
-    }
-
-    static func equal(_ a: Labels, _ b: Labels) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { equal($0.name, $1.name) && equal($0.value, $1.value) }
-    }
-}
