@@ -143,7 +143,9 @@ import Testing
             }
             return metrics["process_open_fds"] != nil && metrics["process_cpu_seconds_total", default: 0] > 0
         }
+        let beforePS = Date().timeIntervalSince1970
         let ps = try await runTool("ps", ["-o", "rss=,vsz=,etimes=,times=", "-p", pid])
+        let afterPS = Date().timeIntervalSince1970
         let fields = ps.stdout.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
         try #require(fields.count == 4, "ps: \(ps.stdout)")
         let (rss, vsz, elapsed, cpu) = (fields[0] * 1024, fields[1] * 1024, fields[2], fields[3])
@@ -158,7 +160,9 @@ import Testing
         #expect(virtual > vsz * 0.8 && virtual < vsz * 1.25, "virtual \(virtual) vs ps \(vsz)")
         let start = try #require(metrics["process_start_time_seconds"])
         #expect(start >= startedAfter - 2 && start <= now, "start \(start), launched at \(startedAfter)")
-        #expect(abs((now - elapsed) - start) <= 3, "start \(start) vs ps \(now - elapsed)")
+        // ps counted whole seconds of `elapsed` at some moment between beforePS and afterPS,
+        // from the boot time in whole seconds: up to 2 s either way.
+        #expect(start >= beforePS - elapsed - 2 && start <= afterPS - elapsed + 2, "start \(start) vs ps \(beforePS - elapsed)–\(afterPS - elapsed)")
         let cpuSeconds = try #require(metrics["process_cpu_seconds_total"])
         #expect(cpuSeconds > 0 && cpuSeconds <= cpu + 1, "cpu \(cpuSeconds) vs ps \(cpu)")
         #expect(metrics["process_max_fds"] == maxOpenFiles.flatMap { Double($0) }, "max fds vs /proc/limits \(maxOpenFiles ?? "")")
