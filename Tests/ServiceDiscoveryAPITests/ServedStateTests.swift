@@ -89,7 +89,9 @@ import Testing
         return out
     }
 
-    @Test func deltasAppliedInPlaceServeWhatAWholeInstallServes() throws {
+    /// Async, yielding every round: ~10 s of CPU in a debug build must not hold one of the
+    /// cooperative pool's two threads (the rest of the suite's async tests stall behind it).
+    @Test func deltasAppliedInPlaceServeWhatAWholeInstallServes() async throws {
         var random = SeededRandom(state: 12)
         var collectors = Array(Self.collectorPool.prefix(4)).map { Collector(name: $0) }
         var jobs = Array(Self.jobNames.prefix(3)).map(Self.job)
@@ -105,6 +107,7 @@ import Testing
         var bigAnswers = 0
 
         for round in 0..<40 {
+            await Task.yield()
             var delta = SnapshotDelta(epoch: state.epoch, generation: state.generation + 1, createdAtMillis: Int64(round), leader: "ta-0")
             if round == 10 {
                 // A new term: an empty delta under the next epoch.
@@ -149,6 +152,7 @@ import Testing
             let fresh = Self.responder()
             fresh.install(next)
             for route in Self.routes(next) {
+                await Task.yield()
                 let a = Self.answer(applying, route)
                 let b = Self.answer(fresh, route)
                 let same = a == b  // not compared inside #expect: it would print both bodies
