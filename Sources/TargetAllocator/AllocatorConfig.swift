@@ -53,6 +53,9 @@ public struct AllocatorConfig: Sendable {
     public struct SnapshotSettings: Sendable {
         public var configMapName = "target-allocator-snapshot"
         public var minWriteInterval: Duration = .seconds(1)
+        /// How long the first allocation of a term waits for every discovery provider to report
+        /// before it goes on with what it has (a seeded term keeps serving its seed instead).
+        public var initialDiscoveryWait: Duration = .seconds(30)
     }
 
     /// `metav1.LabelSelector`. Label names and values are bytes: compared, deduplicated and
@@ -230,6 +233,10 @@ public struct AllocatorConfig: Sendable {
                     case "min_write_interval":
                         if let d = r.goDuration(m.value, at) {
                             if d < .zero { r.problem(at, "must not be negative") } else { snapshot.minWriteInterval = d }
+                        }
+                    case "initial_discovery_wait":
+                        if let d = r.goDuration(m.value, at) {
+                            if d < .zero { r.problem(at, "must not be negative") } else { snapshot.initialDiscoveryWait = d }
                         }
                     default: r.unknown(at)
                     }

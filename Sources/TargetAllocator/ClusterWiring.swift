@@ -58,6 +58,7 @@ extension AllocatorConfig {
         var settings = TargetDiscovery.Settings(
             global: global, scrapeConfigs: scrapeConfigs, prometheusCR: prometheusCR, ownNamespace: collectorNamespace ?? ownNamespace)
         settings.relabelFilter = filterStrategy == "relabel-config"
+        settings.initialWait = snapshot.initialDiscoveryWait
         return TargetDiscovery(settings: settings)
     }
 

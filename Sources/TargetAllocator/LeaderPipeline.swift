@@ -169,6 +169,7 @@ public struct LeaderPipeline: LeaderWork {
             var state = LeaderState(configuration: allocation, seed: seed)
             var lastWrite: ContinuousClock.Instant?
             var seen: (jobs: Set<String>, collectors: Set<String>) = ([], [])
+            var waitLogged = false
             // The new epoch is not stored yet. With a seed it is stored at once (the committed
             // state under the new epoch: it fences the previous leader without waiting for
             // discovery, which cannot change what is committed until it ends).
@@ -184,7 +185,10 @@ public struct LeaderPipeline: LeaderWork {
                 }
                 // Where a commit's time goes, for its log line.
                 let began = clock.now
-                if let collectors, state.ready || delta?.full == true {
+                // With a seed, the first allocation waits for complete discovery: the committed
+                // state is served meanwhile, and a target not listed yet is not a removed one.
+                let startable = delta.map { $0.full && ($0.complete || seed == nil) } ?? false
+                if let collectors, state.ready || startable {
                     let allocationStart = clock.now
                     let outcome = state.apply(delta, collectors: collectors)
                     if outcome.collectorsChanged { metrics.setCollectorsTime.record(duration: clock.now - allocationStart) }
@@ -200,8 +204,15 @@ public struct LeaderPipeline: LeaderWork {
                         if let later = pending.delta { kept.merge(later) }
                         pending.delta = kept
                     }
+                    if delta.full, !delta.complete, seed != nil, !waitLogged {
+                        waitLogged = true
+                        logger.info("keeping the committed snapshot until discovery completes", metadata: ["seed_targets": "\(seed?.targets.count ?? 0)"])
+                    }
                     if fenced || seed == nil { continue }
                 }
+                // Without a seed, an incomplete discovery with nothing found yet is not worth a
+                // write: served, it would tell every collector to drop what it scrapes.
+                if seed == nil, !state.complete, state.count == 0 { continue }
                 let change = state.ready ? state.pendingDelta() : SnapshotDelta(epoch: epoch, generation: 0, createdAtMillis: 0, leader: identity)
                 if change.isEmpty, fenced || !state.ready && seed == nil { continue }
                 var stamped = change
@@ -320,8 +331,10 @@ struct LeaderState: Sendable {
     private var entries: [TargetID: Entry] = [:]
     private(set) var jobs: [Job] = []
     private(set) var collectors: [Collector] = []
-    /// Discovery has delivered its complete first state.
+    /// Discovery has delivered its first state (`full`).
     private(set) var ready = false
+    /// Every discovery provider had reported in what was applied.
+    private(set) var complete = false
 
     // What is committed: every target's collector by content, the content each identity had,
     // and the identities changed since.
@@ -361,6 +374,7 @@ struct LeaderState: Sendable {
         var added: [AllocationTarget] = []
         var removed: [TargetID] = []
         if let delta {
+            complete = delta.complete
             if delta.full {
                 ready = true
                 for id in entries.keys where delta.upserted[id] == nil { removed.append(id) }

@@ -38,7 +38,7 @@ import Testing
                 static_configs: [{targets: [0.0.0.0:8888, 0.0.0.0:9999]}]
             filter_strategy: relabel-config
             leader_election: {lease_name: ta, lease_duration: 20s, renew_deadline: 15s, retry_period: 2s}
-            snapshot: {configmap_name: ta-snap, min_write_interval: 500ms}
+            snapshot: {configmap_name: ta-snap, min_write_interval: 500ms, initial_discovery_wait: 1m30s}
             """
         let config = try AllocatorConfig.parse(text, environment: ["OTELCOL_NAMESPACE": "observability"])
         #expect(config.collectorNamespace == "observability")
@@ -49,6 +49,7 @@ import Testing
                 == #"{"job_name":"otel-collector","scrape_interval":"10s","honor_labels":true,"sample_limit":1000,"static_configs":[{"targets":["0.0.0.0:8888","0.0.0.0:9999"]}]}"#)
         #expect(config.leaderElection.leaseName == "ta" && config.leaderElection.leaseDuration == .seconds(20))
         #expect(config.snapshot.configMapName == "ta-snap" && config.snapshot.minWriteInterval == .milliseconds(500))
+        #expect(config.snapshot.initialDiscoveryWait == .seconds(90))
         #expect(config.warnings.isEmpty)
     }
 

@@ -175,4 +175,154 @@ import Testing
         }
         await cluster.shutdown()
     }
+
+    static func service(_ name: String, port: Int) throws -> JSONValue {
+        try json(
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"\#(name)","namespace":"shop"},"spec":{"clusterIP":"10.96.1.\#(port % 250)","ports":[{"name":"metrics","port":\#(port),"protocol":"TCP"}]}}"#
+        )
+    }
+
+    /// A takeover while one job cannot be listed yet (a slow or failing API server): past the
+    /// initial wait discovery publishes what it has, marked incomplete, and the new leader keeps
+    /// serving the committed snapshot (it does not take the unlisted targets for removed ones)
+    /// until every provider has reported; then it goes on from the seed, moving nothing.
+    @Test func aSeededTermKeepsTheSnapshotUntilDiscoveryIsComplete() async throws {
+        let config = """
+            collector_namespace: observability
+            collector_selector: {matchlabels: {app: collector}}
+            leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
+            snapshot: {min_write_interval: 100ms, initial_discovery_wait: 1s}
+            config:
+              scrape_configs:
+              - job_name: static
+                static_configs: [{targets: ["10.7.0.1:80", "10.7.0.2:80"]}]
+              - job_name: services
+                kubernetes_sd_configs: [{role: service, namespaces: {names: [shop]}}]
+            """
+        let cluster = try await ClusterHarness(replicas: 2, collectors: 2, targets: 0, configYAML: config)
+        do {
+            let emulator = cluster.emulator
+            emulator.seed(.named("namespaces"), [try Self.json(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#)])
+            emulator.seed(.services, try (1...4).map { try Self.service("svc-\($0)", port: 9000 + $0) })
+            try await cluster.startReplicas()
+            let expected = Set(["10.7.0.1:80", "10.7.0.2:80"]).union((1...4).map { "svc-\($0).shop.svc:\(9000 + $0)" })
+            func assignment(_ identity: String) async -> [String: String] {
+                var result: [String: String] = [:]
+                for job in ["static", "services"] {
+                    for collector in ["collector-0", "collector-1"] {
+                        guard let answer = await cluster.get(identity, ClusterHarness.targetsPath(job: job, collector: collector)),
+                            answer.status == 200, case .array(let groups)? = try? JSONValue.parse(answer.body)
+                        else { return [:] }
+                        for group in groups {
+                            if case .array(let targets)? = group["targets"] {
+                                for t in targets { if let a = t.stringValue { result[a] = collector } }
+                            }
+                        }
+                    }
+                }
+                return result
+            }
+            var leader = ""
+            #expect(
+                await eventually(timeout: 60) {
+                    guard let only = cluster.leaders.first, cluster.leaders.count == 1 else { return false }
+                    leader = only
+                    for identity in cluster.running.keys where Set(await assignment(identity).keys) != expected { return false }
+                    return true
+                })
+            let survivor = try #require(cluster.running.keys.first { $0 != leader })
+            let before = await assignment(survivor)
+            try #require(Set(before.keys) == expected)
+
+            // The survivor cannot list services; the leader dies holding the Lease.
+            emulator.injectFailure(survivor, InjectedFailure(code: 500, verbs: ["list"], resource: "services"))
+            await cluster.stop(leader, crash: true)
+            func incompletePublications() async -> Double? {
+                guard let metrics = await cluster.get(survivor, "/metrics") else { return nil }
+                let series = "target_allocator_incomplete_discovery_publications_total "
+                return metrics.body.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect(await eventually(timeout: 60) { (await incompletePublications() ?? 0) >= 1 }, "the survivor never published an incomplete state")
+            let audited = emulator.auditLog(since: 0).total
+            // Well past the minimum write interval: a commit of the incomplete state would be served now.
+            for _ in 0..<20 {
+                let served = await assignment(survivor)
+                #expect(served == before, "served while discovery was incomplete: \(served.sorted { $0.key < $1.key })")
+                if served != before { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let writes = emulator.auditLog(since: audited).entries.filter { $0.identity == survivor && $0.resource == "configmaps" }
+            #expect(writes.isEmpty, "the new leader wrote while discovery was incomplete: \(writes)")
+
+            // Listing works again: discovery completes, a new service is allocated, nothing moved.
+            emulator.clearFailure(survivor)
+            emulator.seed(.services, [try Self.service("svc-5", port: 9005)])
+            var after: [String: String] = [:]
+            #expect(
+                await eventually(timeout: 60) {
+                    after = await assignment(survivor)
+                    return after.keys.contains("svc-5.shop.svc:9005")
+                }, "\(after)")
+            after["svc-5.shop.svc:9005"] = nil
+            #expect(after == before)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// A first term with nothing stored whose only job cannot be listed: past the initial wait
+    /// there is nothing to publish but an empty list, which collectors would take as "scrape
+    /// nothing". Nothing is written until the list succeeds.
+    @Test func aFirstTermWritesNoEmptyStateBeforeDiscoveryIsComplete() async throws {
+        let config = """
+            collector_namespace: observability
+            collector_selector: {matchlabels: {app: collector}}
+            leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
+            snapshot: {min_write_interval: 100ms, initial_discovery_wait: 1s}
+            config:
+              scrape_configs:
+              - job_name: services
+                kubernetes_sd_configs: [{role: service, namespaces: {names: [shop]}}]
+            """
+        let cluster = try await ClusterHarness(replicas: 1, collectors: 2, targets: 0, configYAML: config)
+        do {
+            let emulator = cluster.emulator
+            emulator.seed(.named("namespaces"), [try Self.json(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#)])
+            emulator.seed(.services, [try Self.service("svc-1", port: 9001)])
+            emulator.injectFailure("ta-0", InjectedFailure(code: 500, verbs: ["list"], resource: "services"))
+            try await cluster.startReplicas()
+            func incompletePublications() async -> Double? {
+                guard let metrics = await cluster.get("ta-0", "/metrics") else { return nil }
+                let series = "target_allocator_incomplete_discovery_publications_total "
+                return metrics.body.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect(await eventually(timeout: 60) { (await incompletePublications() ?? 0) >= 1 })
+            try await Task.sleep(for: .seconds(1))
+            let writes = emulator.auditLog(since: 0).entries.filter { $0.resource == "configmaps" }
+            #expect(writes.isEmpty, "written before discovery was complete: \(writes)")
+            let path = ClusterHarness.targetsPath(job: "services", collector: "collector-0")
+            let early = await cluster.get("ta-0", path)
+            #expect(early?.status != 200, "served before anything was committed: \(String(describing: early))")
+
+            emulator.clearFailure("ta-0")
+            #expect(
+                await eventually(timeout: 60) {
+                    var found: [String] = []
+                    for collector in ["collector-0", "collector-1"] {
+                        if let answer = await cluster.get("ta-0", ClusterHarness.targetsPath(job: "services", collector: collector)),
+                            answer.status == 200
+                        {
+                            found.append(answer.body)
+                        }
+                    }
+                    return found.joined().contains("svc-1.shop.svc:9001")
+                })
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
 }

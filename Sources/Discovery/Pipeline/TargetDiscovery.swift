@@ -17,8 +17,11 @@ public import Snapshot
 /// appears) starts and stops the providers of the jobs that changed only.
 ///
 /// The first publication waits until every provider has reported once (or `initialWait` has
-/// passed, so one unreachable HTTP SD endpoint cannot stall allocation) and holds every
-/// target; later ones hold what changed since the previous one.
+/// passed, so one slow provider cannot stall allocation) and holds every target; later ones
+/// hold what changed since the previous one. A publication made before every provider has
+/// reported is marked incomplete, and the first one after they all have is marked complete
+/// (published even when nothing changed): a receiver that already serves a committed state
+/// must not take a missing target for a removed one.
 public struct TargetDiscovery: Sendable {
     public struct Settings: Sendable {
         public var global: JSONValue?
@@ -48,6 +51,8 @@ public struct TargetDiscovery: Sendable {
     public static let processTargetsMetric = "opentelemetry_allocator_process_targets_duration_seconds"
     public static let duplicateTargetsMetric = "target_allocator_duplicate_targets"
     public static let processTargetGroupsMetric = "opentelemetry_allocator_process_target_groups_duration_seconds"
+    /// First publications made before every provider had reported (`initialWait` passed).
+    public static let incompletePublicationsMetric = "target_allocator_incomplete_discovery_publications_total"
     public static let processingBuckets: [Duration] = [1, 5, 10, 30, 60, 120].map { .seconds($0) }
     /// A job's `<mechanism>_sd_configs` this allocator cannot discover with, counted each time
     /// the job starts.
@@ -109,6 +114,7 @@ public struct TargetDiscovery: Sendable {
         var state = DiscoveryState(relabelFilter: settings.relabelFilter, logger: logger, metrics: metrics)
         var providers = ProviderTasks()
         var published = false
+        var complete = false
         let timer = Task {
             try? await clock.sleep(until: started + settings.initialWait)
             inbox.post(.tick)
@@ -149,9 +155,20 @@ public struct TargetDiscovery: Sendable {
                     break
                 }
             }
-            let ready = state.ready || clock.now - started >= settings.initialWait
-            guard ready else { continue }
-            if let delta = state.takeDelta(full: !published) {
+            let becameComplete = !complete && state.ready
+            guard complete || state.ready || clock.now - started >= settings.initialWait else { continue }
+            if !complete && !state.ready && !published {
+                Counter(label: Self.incompletePublicationsMetric, factory: metrics).increment()
+                logger.warning(
+                    "discovery incomplete after \(settings.initialWait): publishing what has been reported so far",
+                    metadata: ["waiting_for": "\(state.unreported.prefix(10))"])
+            }
+            if becameComplete && published { logger.info("discovery complete: every provider has reported") }
+            complete = complete || state.ready
+            var next = state.takeDelta(full: !published)
+            if next == nil, becameComplete { next = DiscoveryDelta(full: false, jobs: nil, upserted: [:], removed: [], discovered: [:]) }
+            if var delta = next {
+                delta.complete = complete
                 published = true
                 CoreMetrics.Timer(label: Self.processTargetsMetric, factory: metrics).record(duration: clock.now - processing)
                 publish(delta)
@@ -165,6 +182,9 @@ public struct TargetDiscovery: Sendable {
 /// job and target, and replaces whatever the receiver knew.
 public struct DiscoveryDelta: Sendable {
     public var full: Bool
+    /// Every provider had reported when this was published. Before that a target missing from
+    /// a `full` delta may only not be listed yet (a 100k-pod list on a slow API server).
+    public var complete: Bool
     /// The served jobs (every one, in config order), when they changed.
     public var jobs: [Job]?
     /// Targets that appeared or whose served form changed, by identity.
@@ -175,9 +195,11 @@ public struct DiscoveryDelta: Sendable {
     public var discovered: [String: Int]
 
     public init(
-        full: Bool, jobs: [Job]?, upserted: [TargetID: DiscoveredTarget], removed: Set<TargetID>, discovered: [String: Int]
+        full: Bool, complete: Bool = true, jobs: [Job]?, upserted: [TargetID: DiscoveredTarget], removed: Set<TargetID>,
+        discovered: [String: Int]
     ) {
         self.full = full
+        self.complete = complete
         self.jobs = jobs
         self.upserted = upserted
         self.removed = removed
@@ -190,6 +212,7 @@ public struct DiscoveryDelta: Sendable {
             self = later
             return
         }
+        complete = complete || later.complete
         if let jobs = later.jobs { self.jobs = jobs }
         for (id, target) in later.upserted {
             upserted[id] = target
@@ -272,6 +295,13 @@ struct DiscoveryState {
         hasJobs && definitions.allSatisfy { definition in
             guard let job = jobs[definition.name] else { return true }
             return definition.providerNames.allSatisfy(job.reported.contains)
+        }
+    }
+
+    /// `job/provider` of the providers that have not reported yet.
+    var unreported: [String] {
+        definitions.flatMap { definition in
+            definition.providerNames.filter { jobs[definition.name]?.reported.contains($0) == false }.map { "\(definition.name)/\($0)" }
         }
     }
 
