@@ -65,7 +65,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "discovery-bench",
-            dependencies: ["Discovery", "Allocation", "KubernetesClient", "Snapshot", "SnapshotStore", "JSON"],
+            dependencies: ["Discovery", "Allocation", "KubernetesClient", "Snapshot", "SnapshotStore", "JSON", "CMalloc"],
             path: "Sources/DiscoveryBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "relabel-bench", dependencies: ["Relabel"], path: "Sources/RelabelBenchmark", swiftSettings: strict),

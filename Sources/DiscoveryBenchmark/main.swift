@@ -3,6 +3,7 @@
 // Realistic pods (labels, prometheus.io annotations, an owner, one container port) discovered
 // with role `pod` and the usual annotation relabeling. Run: make bench-discovery [PODS=100000]
 import Allocation
+import CMalloc
 import Discovery
 import Foundation
 import JSON
@@ -53,10 +54,21 @@ func cpuSeconds() -> Double {
         + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
-func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+/// Bytes malloc has handed out and not had back: what a stage's result holds.
+func heapInUse() -> Int { Int(mallinfo2().uordblks) }
+
+/// A stage's CPU seconds and the heap its result holds (results stay alive to the end).
+struct Stage {
+    var cpu: Double
+    var held: Int
+}
+
+func measure<T>(_ body: () throws -> T) rethrows -> (T, Stage) {
+    let heap = heapInUse()
     let start = cpuSeconds()
     let result = try body()
-    return (result, cpuSeconds() - start)
+    let cpu = cpuSeconds() - start
+    return (result, Stage(cpu: cpu, held: heapInUse() - heap))
 }
 
 let body = Data(("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[" + (0..<pods).map(podJSON).joined(separator: ",") + "]}").utf8)
@@ -78,10 +90,11 @@ let (snapshot, assemble) = measure {
 }
 let (encoded, encode) = try measure { try SnapshotCodec.encode(snapshot) }
 
-let total = decode + build + relabel + allocate + assemble + encode
+let total = [decode, build, relabel, allocate, assemble, encode].map(\.cpu).reduce(0, +)
 func perPod(_ seconds: Double) -> String { String(format: "%7.2f µs", seconds / Double(pods) * 1e6) }
+func perPod(_ stage: Stage) -> String { perPod(stage.cpu) + String(format: "  %6d B held per pod", stage.held / pods) }
 print("discovery-bench: \(pods) pods (\(body.count / pods) B of JSON each), \(processed.count) targets kept, \(collectors) collectors")
-print("  decode    \(perPod(decode))")
+print("  decode    \(perPod(decode))   (the decoded list: what an informer caches)")
 print("  build     \(perPod(build))   (\(groups.first.map { $0.labels.count + ($0.targets.first?.count ?? 0) } ?? 0) labels per target)")
 print("  relabel   \(perPod(relabel))")
 print("  allocate  \(perPod(allocate))")
