@@ -238,7 +238,7 @@ func config(_ text: String) -> KubernetesSDConfig {
                 "pods": [config(#"{"role":"pod"}"#)],
                 "slices": [config(#"{"role":"endpointslice"}"#)],
             ]
-            let (_, publications, task) = startDiscovery(client: client, configs: configs)
+            let (discovery, publications, task) = startDiscovery(client: client, configs: configs)
             #expect(await eventually(timeout: 30) { publications.groups("pods").count == count && publications.updated("slices") })
             let first = publications.received
             #expect(first.filter { $0.job == "pods" }.allSatisfy { $0.complete })
@@ -292,6 +292,17 @@ func config(_ text: String) -> KubernetesSDConfig {
             #expect(await eventually(timeout: 30) { publications.group("pods", "pod/default/p-9") == nil })
             later = Array(publications.received.dropFirst(beforeDelete))
             #expect(later.filter { $0.job == "pods" }.flatMap(\.groups).map { "\($0.source) \($0.isEmpty)" } == ["pod/default/p-9 true"])
+
+            // A job that subscribes later to the same config gets every group in one complete
+            // update, computed again from the informers' caches (groups are not kept), equal to
+            // what the first job was sent, changes included.
+            discovery.subscribe(job: "pods-again", configs: configs["pods"]!)
+            #expect(await eventually(timeout: 30) { publications.updated("pods-again") })
+            let again = publications.received.filter { $0.job == "pods-again" }
+            #expect(again.count == 1 && again.allSatisfy(\.complete))
+            #expect(again.flatMap(\.groups).map(\.source) == publications.groups("pods").map(\.source))
+            #expect(publications.groups("pods-again") == publications.groups("pods"))
+            #expect(publications.group("pods-again", "pod/default/p-1")?.targets.first?["__address__"] == "10.3.0.1:8080")
             task.cancel()
             await task.value
         }

@@ -172,11 +172,11 @@ public final class KubernetesDiscovery: Sendable {
                         continue
                     }
                     plan.activate(source)
-                    work += plan.groups.count
+                    work += plan.digests.count
                 } else {
                     work += plan.recompute(changed: changed, source: source)
                 }
-                updates += plan.updates()
+                updates += plan.updates(source)
                 plans[config] = plan
                 // Long passes (a first list of 100k pods) let other tasks run in between.
                 if work > 2_000 {
@@ -199,18 +199,24 @@ public final class KubernetesDiscovery: Sendable {
         var provider: String
     }
 
-    /// One distinct config: its groups by source, and which groups read which objects.
+    /// One distinct config: a digest of each source's group, and which groups read which
+    /// objects. The groups themselves are not kept (at 100k pods they were the leader's largest
+    /// cache, 3.3 KB per pod): a changed group goes out once, and a new subscriber's groups are
+    /// computed again from the informers' caches.
     private struct PlanState {
         let plan: KubernetesPlan
         /// Each subscriber, and whether it still needs every group (its next update is complete).
         var subscribers: [Subscriber: Bool] = [:]
         var active = false
-        var groups: [String: TargetGroup] = [:]
+        /// Source → its group's digest, for the sources that have a group.
+        var digests: [String: GroupDigest] = [:]
+        /// Groups computed since the last update whose digest changed.
+        var fresh: [String: TargetGroup] = [:]
         /// Source → the primary collection and object it comes from.
         var origins: [String: (InformerKey, String)] = [:]
         var dependencies: [String: Set<KubernetesDependency>] = [:]
         var dependents: [KubernetesDependency: Set<String>] = [:]
-        /// Sources changed since the last update (a removed group is absent from `groups`).
+        /// Sources changed since the last update (a removed group has no digest).
         var dirty: Set<String> = []
 
         init(plan: KubernetesPlan) {
@@ -260,15 +266,21 @@ public final class KubernetesDiscovery: Sendable {
             }
             // A gone object may still be depended on (its group reappears with it).
             origins[name] = (key, object)
-            if group != groups[name] {
-                groups[name] = group
+            let digest = group.map(GroupDigest.init)
+            if digest != digests[name] {
+                digests[name] = digest
+                fresh[name] = group
                 dirty.insert(name)
             }
             if group == nil && found.isEmpty { origins[name] = nil }
         }
 
         /// What to send: every group to new subscribers, the changed ones to the others.
-        mutating func updates() -> [GroupUpdate] {
+        mutating func updates(_ source: InformerSource) -> [GroupUpdate] {
+            defer {
+                dirty = []
+                fresh = [:]
+            }
             guard active else { return [] }
             var out: [GroupUpdate] = []
             var all: [TargetGroup]?
@@ -276,15 +288,29 @@ public final class KubernetesDiscovery: Sendable {
             for (subscriber, needsAll) in subscribers {
                 if needsAll {
                     subscribers[subscriber] = false
-                    if all == nil { all = groups.values.sorted { $0.source < $1.source } }
+                    if all == nil { all = allGroups(source) }
                     out.append(GroupUpdate(job: subscriber.job, provider: subscriber.provider, groups: all!, complete: true))
                 } else if !dirty.isEmpty {
-                    if changed == nil { changed = dirty.sorted().map { groups[$0] ?? TargetGroup(source: $0) } }
+                    if changed == nil { changed = dirty.sorted().map { fresh[$0] ?? TargetGroup(source: $0) } }
                     out.append(GroupUpdate(job: subscriber.job, provider: subscriber.provider, groups: changed!, complete: false))
                 }
             }
-            dirty = []
             return out
+        }
+
+        /// Every source's group: fresh ones as computed, the others again from the caches.
+        private func allGroups(_ source: InformerSource) -> [TargetGroup] {
+            var all: [TargetGroup] = []
+            all.reserveCapacity(digests.count)
+            for name in digests.keys {
+                if let group = fresh[name] {
+                    all.append(group)
+                } else if let (key, object) = origins[name] {
+                    var found = Set<KubernetesDependency>()
+                    if let group = plan.group(primary: key, object: object, in: source, dependencies: &found) { all.append(group) }
+                }
+            }
+            return all.sorted { $0.source.bytesPrecede($1.source) }
         }
     }
 
