@@ -8,9 +8,9 @@ import ServiceDiscoveryAPI
 import Snapshot
 import SnapshotStore
 
-func sample(_ count: Int) -> Snapshot {
-    let collectors = (0..<100).map { Collector(name: "collector-\($0)", node: "node-\($0 % 50)") }
-    let jobs = (0..<50).map { Job(name: "serviceMonitor/ns-\($0 % 7)/app-\($0)/0", scrapeConfig: .object([JSONMember("job_name", .string("j\($0)"))])) }
+func sample(_ count: Int, collectors collectorCount: Int = 100, jobs jobCount: Int = 50) -> Snapshot {
+    let collectors = (0..<collectorCount).map { Collector(name: "collector-\($0)", node: "node-\($0 % 50)") }
+    let jobs = (0..<jobCount).map { Job(name: "serviceMonitor/ns-\($0 % 7)/app-\($0)/0", scrapeConfig: .object([JSONMember("job_name", .string("j\($0)"))])) }
     var state: UInt64 = 0x9e37_79b9
     func next() -> Int {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -44,6 +44,9 @@ func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+/// Only the delta measurement (to profile it).
+let deltasOnly = CommandLine.arguments.contains("--deltas")
+if !deltasOnly {
 print("targets     encode ms  decode ms  stored bytes  bytes/target  chunks(900KiB)")
 for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
     let snapshot = sample(count)
@@ -95,4 +98,35 @@ do {
         String(
             format: "install 100k targets into the SD responder: first %.0f ms, replacing %.0f ms (median of 7)",
             fresh.sorted()[3], replacing.sorted()[3]))
+}
+
+}
+
+// Applying deltas to the SD responder, as a follower does during churn (issue 12: an API write
+// must reach every follower within 1 s): 100k targets of one job over 10 collectors (the scale
+// benchmark's shape), then 20 deltas of 500 changes each (250 new targets, 250 removed), each
+// re-rendering only what it touches. Time per changed target.
+do {
+    var snapshot = sample(100_000, collectors: 10, jobs: 1)
+    let responder = ServiceDiscoveryResponder(options: .init(identity: "bench"), registry: PrometheusCollectorRegistry())
+    responder.install(snapshot)
+    var perChange: [Double] = []
+    let rounds = Int(ProcessInfo.processInfo.environment["DELTA_ROUNDS"] ?? "") ?? 20
+    for round in 0..<rounds {
+        var delta = SnapshotDelta(epoch: 1, generation: snapshot.generation + 1, createdAtMillis: 0, leader: "bench")
+        for k in 0..<250 {
+            let i = (round * 250 + k) * 397 % snapshot.targets.count
+            delta.removed.append(snapshot.targets[i])
+            var added = snapshot.targets[i]
+            added.labels = Labels(added.labels.map { ($0.name, $0.name == "__address__" ? "10.\(200 + round / 250).\(round % 250).\(k):8080" : $0.value) })
+            delta.upserted.append(added)
+            snapshot.targets[i] = added
+        }
+        let start = ContinuousClock.now
+        guard responder.apply(delta, after: (1, snapshot.generation), failure: { print("delta failed: \($0)") }) else { break }
+        let d = ContinuousClock.now - start
+        perChange.append((Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / 500)
+        snapshot.generation += 1
+    }
+    print(String(format: "apply a 500-change delta to 100k served targets: %.0f µs per changed target (median of %d)", perChange.sorted()[perChange.count / 2], perChange.count))
 }
