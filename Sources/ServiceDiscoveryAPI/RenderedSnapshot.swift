@@ -48,11 +48,13 @@ final class RenderedSnapshot: Sendable {
     let jobList: [Job]
     /// The node of each collector, in `collectorLoads` order.
     let collectorNodes: [String?]
-    /// Each bucket's answer, by bucket id (nil: empty), reused by the next rendering.
+    /// Each bucket's answer, by bucket id (nil: empty or unassigned), reused by the next rendering.
     let bucketResources: [HTTPResource?]
-    /// The buckets' lists as of this rendering (shared with the state until it changes them).
     let buckets: [ServedState.Bucket]
-    let lists: [SegmentedList]
+    /// Each bucket's targets as of this rendering, gzip (nil: empty), reused while unchanged.
+    /// Not the state's lists: sharing them would make the next delta copy every segment of
+    /// each list it changes.
+    let bucketBodies: [GzipList?]
     private let madePerJob = NIOLockedValueBox<[ByteKey: HTTPResource]>([:])
     private let madeIndex = NIOLockedValueBox<TargetIndex?>(nil)
 
@@ -74,14 +76,19 @@ final class RenderedSnapshot: Sendable {
         leader = state.leader
         jobCount = state.jobs.count
         buckets = state.buckets
-        lists = state.lists
 
         var resources = old?.bucketResources ?? []
         resources += [HTTPResource?](repeating: nil, count: max(0, state.lists.count - resources.count))
+        var bodies = old?.bucketBodies ?? []
+        bodies += [GzipList?](repeating: nil, count: max(0, state.lists.count - bodies.count))
         for id in state.lists.indices where old == nil || changed?.contains(Int32(id)) != false || id >= (old?.bucketResources.count ?? 0) {
-            resources[id] = state.buckets[id].collector == nil || state.lists[id].isEmpty ? nil : Self.resource(state.lists[id])
+            let list = state.lists[id]
+            let body = list.isEmpty ? nil : GzipList(gzip: list.gzipBody(), identitySize: list.identitySize)
+            bodies[id] = body
+            resources[id] = state.buckets[id].collector == nil ? nil : body.map { Self.resource($0, contentHash: list.contentHash) }
         }
         bucketResources = resources
+        bucketBodies = bodies
 
         let collectorNames = state.collectors.map(\.name)
         var loads: [ByteKey: Int] = [:]
@@ -141,13 +148,13 @@ final class RenderedSnapshot: Sendable {
     }
 
     /// A collector's answer: plain when small, else gzip with the identity made on first use.
-    static func resource(_ list: SegmentedList) -> HTTPResource {
+    static func resource(_ list: GzipList, contentHash: UInt64) -> HTTPResource {
         guard list.identitySize >= 16 * 1024 else {
-            return HTTPResource(status: .ok, contentType: "application/json", body: list.identityBody())
+            return HTTPResource(status: .ok, contentType: "application/json", body: list.identity())
         }
         return HTTPResource(
-            status: .ok, contentType: "application/json", gzipBody: list.gzipBody(),
-            etag: HTTPResource.strongETag(contentHash: list.contentHash), identity: { list.identityBody() })
+            status: .ok, contentType: "application/json", gzipBody: list.gzip,
+            etag: HTTPResource.strongETag(contentHash: contentHash), identity: { list.identity() })
     }
 
     /// `/jobs/{job}/targets` without a collector: every collector with its link and targets
@@ -155,9 +162,9 @@ final class RenderedSnapshot: Sendable {
     func perJob(_ job: String) -> HTTPResource? {
         guard jobList.contains(where: { $0.name.bytesEqual(job) }) else { return nil }
         if let made = madePerJob.withLockedValue({ $0[ByteKey(job)] }) { return made }
-        var lists: [ByteKey: SegmentedList] = [:]
+        var lists: [ByteKey: GzipList] = [:]
         for (id, bucket) in buckets.enumerated() where bucket.job.bytesEqual(job) {
-            if let c = bucket.collector { lists[ByteKey(c)] = self.lists[id] }
+            if let c = bucket.collector, let body = bucketBodies[id] { lists[ByteKey(c)] = body }
         }
         let escaped = GoURLEscaping.queryEscape(job)
         var body: [UInt8] = [UInt8(ascii: "{")]
@@ -167,8 +174,8 @@ final class RenderedSnapshot: Sendable {
             body.append(contentsOf: #":{"_link":"#.utf8)
             JSONWriter.string("/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(collector))", into: &body)
             body.append(contentsOf: #","targets":"#.utf8)
-            if let list = lists[ByteKey(collector)], !list.isEmpty {
-                let identity = list.identityBody()
+            if let list = lists[ByteKey(collector)] {
+                let identity = list.identity()
                 body.append(contentsOf: identity.readableBytesView.dropLast())  // without the newline
             } else {
                 body.append(contentsOf: "[]".utf8)
@@ -192,10 +199,9 @@ final class RenderedSnapshot: Sendable {
         for job in jobList {
             builder.beginJob()
             for (c, collector) in (collectors.map(Optional.some) + [nil]).enumerated() {
-                guard let id = byBucket[ServedState.Bucket(job: job.name, collector: collector)], !lists[id].isEmpty else { continue }
-                var groups: [[UInt8]] = []
-                lists[id].forEach { groups.append($0) }
-                let body = lists[id].identityBody()
+                guard let id = byBucket[ServedState.Bucket(job: job.name, collector: collector)], let list = bucketBodies[id] else { continue }
+                let body = list.identity()
+                let groups = GzipList.groups(of: body)
                 builder.add(job: job.name, collector: collector == nil ? -1 : Int32(c), groups: groups, body: body, firstOffset: 1)
             }
         }
@@ -230,5 +236,50 @@ final class RenderedSnapshot: Sendable {
         }
         out.append(contentsOf: "}\n".utf8)
         return HTTPResource(status: .ok, contentType: "application/json", body: ByteBuffer(bytes: out))
+    }
+}
+
+/// One list's gzip answer (header, `[`, the groups, `]\n`, trailer, as `SegmentedList`
+/// writes it), kept by a rendering; the identity body and the groups are made from it when
+/// asked for.
+struct GzipList: Sendable {
+    let gzip: ByteBuffer
+    let identitySize: Int
+
+    /// The uncompressed answer: the deflate stream between the 10-byte header and the trailer.
+    func identity() -> ByteBuffer {
+        let stream = Array(gzip.readableBytesView.dropFirst(10).dropLast(8))
+        return ByteBuffer(bytes: SegmentedList.inflateRaw(stream, size: identitySize))
+    }
+
+    /// The groups of an identity answer (`[{…},{…}]` and a newline), by their bytes: commas
+    /// outside strings at the array's own depth separate them.
+    static func groups(of body: ByteBuffer) -> [[UInt8]] {
+        var groups: [[UInt8]] = []
+        body.withUnsafeReadableBytes { bytes in
+            var depth = 0
+            var inString = false
+            var escaped = false
+            var start = 1
+            for i in bytes.indices {
+                let b = bytes[i]
+                if inString {
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                    continue
+                }
+                switch b {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0, i > start { groups.append(Array(bytes[start..<i])) }
+                case UInt8(ascii: ",") where depth == 1:
+                    groups.append(Array(bytes[start..<i]))
+                    start = i + 1
+                default: break
+                }
+            }
+        }
+        return groups
     }
 }

@@ -25,6 +25,9 @@ struct SegmentedList: Sendable {
         var deflated: [UInt8]
         var size: Int
         var crc: UInt32
+        /// zlib's operator that appends this segment's CRC to a running one (`crc32_combine_op`):
+        /// made once here, so a gzip answer's CRC costs a multiplication per segment.
+        var crcOp: UInt
         var hash: UInt64
         /// The last group ends a segment by its own hash (else the segment ended for its count).
         var endsByContent: Bool
@@ -35,6 +38,10 @@ struct SegmentedList: Sendable {
     }
 
     private(set) var segments: [Segment] = []
+    /// Groups in the list, and bytes of its segments uncompressed (kept as the list changes:
+    /// summing them would read every segment).
+    private(set) var count = 0
+    private var segmentBytes = 0
     /// A group ends a segment when its hash is 0 modulo this (segments of ~8 groups, ~10 KB at
     /// 100k pods: a change re-compresses one segment, so its size is the CPU of a change; 32
     /// groups cost a leader and each follower ~1 ms per changed target at level 4).
@@ -43,70 +50,89 @@ struct SegmentedList: Sendable {
     static let maxCount = 64
     static let level: Int32 = 1
 
-    var count: Int { segments.reduce(0) { $0 + $1.count } }
     var isEmpty: Bool { segments.isEmpty }
     /// The uncompressed answer's size: `[`, the groups and commas, `]` and a newline.
-    var identitySize: Int { 3 + segments.reduce(0) { $0 + $1.size } }
+    var identitySize: Int { 3 + segmentBytes }
+
+    /// A group, and whether it ends a segment by its hash when that is already known (the
+    /// groups of an existing segment: only its last one can).
+    typealias Piece = (bytes: [UInt8], ends: Bool?)
 
     init() {}
 
     /// A list of `groups`, sorted by bytes, without duplicates.
     init(sorted groups: [[UInt8]]) {
-        segments = Self.split(groups[...], startsList: true)
+        segments = Self.split(groups.map { ($0, nil) }[...], startsList: true)
+        for segment in segments {
+            count += segment.count
+            segmentBytes += segment.size
+        }
     }
 
     /// Removes and inserts groups (each by its bytes). Throws when a group to remove is not
-    /// there or one to insert already is: the caller's state disagrees with the writer's.
+    /// there or one to insert already is: the caller's state disagrees with the writer's (the
+    /// list is then unchanged). Costs what the changes touch: the list is changed in place, so
+    /// it must not be shared (a copy would copy every segment).
     mutating func apply(removing removals: [[UInt8]], inserting insertions: [[UInt8]]) throws(SegmentedListError) {
         guard !removals.isEmpty || !insertions.isEmpty else { return }
         guard !segments.isEmpty else {
-            var groups: [[UInt8]] = []
-            try Self.merge(&groups, removing: removals, inserting: insertions)
-            segments = Self.split(groups[...], startsList: true)
+            var pieces: [Piece] = []
+            try Self.merge(&pieces, removing: removals, inserting: insertions)
+            self = SegmentedList(sorted: pieces.map(\.bytes))
             return
         }
         // Which segment each change falls in: the last whose first group is not after it.
         var changes: [Int: (remove: [[UInt8]], insert: [[UInt8]])] = [:]
         for group in removals { changes[segmentIndex(for: group), default: ([], [])].remove.append(group) }
         for group in insertions { changes[segmentIndex(for: group), default: ([], [])].insert.append(group) }
-        var out: [Segment] = []
-        out.reserveCapacity(segments.count + 4)
+        // Runs of segments from a changed one, re-split until a piece ends where the rule puts a
+        // boundary (then what follows is as before), absorbing the next segment otherwise;
+        // found front to back, then replaced from the back so the earlier ranges stay valid.
+        var runs: [(range: Range<Int>, pieces: [Segment])] = []
+        var emitted = false  // the new list has a segment before the run
         var k = 0
-        while k < segments.count {
-            guard changes[k] != nil else {
-                out.append(segments[k])
-                k += 1
-                continue
-            }
-            // A run of segments from k: re-split until a piece ends where the rule puts a
-            // boundary (then what follows is as before), absorbing the next segment otherwise.
-            var groups: [[UInt8]] = []
+        for start in changes.keys.sorted() where start >= k {
+            if start > k { emitted = true }
+            var groups: [Piece] = []
+            var j = start
+            var pieces: [Segment]
             while true {
-                var taken = Self.inflate(segments[k])
-                if let change = changes[k] { try Self.merge(&taken, removing: change.remove, inserting: change.insert) }
+                var taken = Self.inflatePieces(segments[j])
+                if let change = changes[j] { try Self.merge(&taken, removing: change.remove, inserting: change.insert) }
                 groups += taken
-                k += 1
-                let pieces = Self.split(groups[...], startsList: out.isEmpty)
+                j += 1
+                pieces = Self.split(groups[...], startsList: !emitted)
                 let ruled = pieces.last.map { $0.endsByContent || $0.count >= Self.maxCount } ?? true
-                if k >= segments.count || ruled && changes[k] == nil {
-                    out += pieces
-                    break
-                }
+                if j >= segments.count || ruled && changes[j] == nil { break }
             }
+            runs.append((start..<j, pieces))
+            if !pieces.isEmpty { emitted = true }
+            k = j
+        }
+        for run in runs.reversed() {
+            for i in run.range {
+                count -= segments[i].count
+                segmentBytes -= segments[i].size
+            }
+            for piece in run.pieces {
+                count += piece.count
+                segmentBytes += piece.size
+            }
+            segments.replaceSubrange(run.range, with: run.pieces)
         }
         // Whatever starts the list now is written without a leading comma.
-        if let first = out.first, first.leadingComma {
-            out[0] = Self.compress(Self.inflate(first), startsList: true, endsByContent: first.endsByContent)
+        if let first = segments.first, first.leadingComma {
+            segments[0] = Self.compress(Self.inflate(first), startsList: true, endsByContent: first.endsByContent)
+            segmentBytes += segments[0].size - first.size
         }
-        segments = out
     }
 
     /// Whether `group` is in the list (inflates the one segment it would be in).
     func contains(_ group: [UInt8]) -> Bool {
         guard !segments.isEmpty else { return false }
-        let groups = Self.inflate(segments[segmentIndex(for: group)])
+        let groups = Self.inflatePieces(segments[segmentIndex(for: group)])
         guard let i = Self.position(of: group, in: groups) else { return false }
-        return groups[i] == group
+        return groups[i].bytes == group
     }
 
     /// The index of the segment `group` belongs in.
@@ -120,36 +146,36 @@ struct SegmentedList: Sendable {
         return max(0, lo - 1)
     }
 
-    private static func merge(_ groups: inout [[UInt8]], removing removals: [[UInt8]], inserting insertions: [[UInt8]]) throws(SegmentedListError) {
+    private static func merge(_ groups: inout [Piece], removing removals: [[UInt8]], inserting insertions: [[UInt8]]) throws(SegmentedListError) {
         for r in removals {
-            guard let i = Self.position(of: r, in: groups), groups[i] == r else { throw SegmentedListError("a group to remove is not served") }
+            guard let i = Self.position(of: r, in: groups), groups[i].bytes == r else { throw SegmentedListError("a group to remove is not served") }
             groups.remove(at: i)
         }
         for g in insertions.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let i = Self.position(of: g, in: groups) ?? groups.count
-            if i < groups.count, groups[i] == g { throw SegmentedListError("a group to add is already served") }
-            groups.insert(g, at: i)
+            if i < groups.count, groups[i].bytes == g { throw SegmentedListError("a group to add is already served") }
+            groups.insert((g, nil), at: i)
         }
     }
 
     /// The first position whose group is not before `g`.
-    private static func position(of g: [UInt8], in groups: [[UInt8]]) -> Int? {
+    private static func position(of g: [UInt8], in groups: [Piece]) -> Int? {
         var lo = 0
         var hi = groups.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if groups[mid].lexicographicallyPrecedes(g) { lo = mid + 1 } else { hi = mid }
+            if groups[mid].bytes.lexicographicallyPrecedes(g) { lo = mid + 1 } else { hi = mid }
         }
         return lo < groups.count ? lo : nil
     }
 
-    /// Cuts sorted groups into segments by the rule.
-    static func split(_ groups: ArraySlice<[UInt8]>, startsList: Bool) -> [Segment] {
+    /// Cuts sorted groups into segments by the rule (hashing only the groups whose end is not known).
+    static func split(_ groups: ArraySlice<Piece>, startsList: Bool) -> [Segment] {
         var out: [Segment] = []
         var current: [[UInt8]] = []
-        for group in groups {
+        for (group, ends) in groups {
             current.append(group)
-            let byContent = endsSegment(group)
+            let byContent = ends ?? endsSegment(group)
             if byContent || current.count >= maxCount {
                 out.append(compress(current, startsList: startsList && out.isEmpty, endsByContent: byContent))
                 current = []
@@ -174,7 +200,15 @@ struct SegmentedList: Sendable {
         }
         return Segment(
             lengths: groups.map { UInt32($0.count) }, first: groups.first ?? [], deflated: deflate(raw, finish: false), size: raw.count,
-            crc: crc32(raw), hash: TargetFingerprint.of(job: "", group: raw), endsByContent: endsByContent, leadingComma: !startsList)
+            crc: crc32(raw), crcOp: CZlib.crc32_combine_gen(off_t(raw.count)), hash: TargetFingerprint.of(job: "", group: raw), endsByContent: endsByContent, leadingComma: !startsList)
+    }
+
+    /// The segment's groups; only the last can end a segment by its hash, and does when the
+    /// segment ended so.
+    static func inflatePieces(_ segment: Segment) -> [Piece] {
+        var pieces = inflate(segment).map { ($0, Optional(false)) }
+        if !pieces.isEmpty { pieces[pieces.count - 1].1 = segment.endsByContent }
+        return pieces
     }
 
     static func inflate(_ segment: Segment) -> [[UInt8]] {
@@ -253,9 +287,11 @@ struct SegmentedList: Sendable {
         out.writeBytes(Self.openDeflated)
         var crc = UInt(CZlib.crc32(0, nil, 0))
         crc = Self.open.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32($0.count)) }
-        for segment in segments {
-            out.writeBytes(segment.deflated)
-            crc = CZlib.crc32_combine(crc, UInt(segment.crc), off_t(segment.size))
+        segments.withUnsafeBufferPointer { segments in
+            for i in segments.indices {
+                out.writeBytes(segments[i].deflated)
+                crc = CZlib.crc32_combine_op(crc, UInt(segments[i].crc), segments[i].crcOp)
+            }
         }
         out.writeBytes(Self.closeDeflated)
         crc = Self.close.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32($0.count)) }
@@ -278,8 +314,9 @@ struct SegmentedList: Sendable {
     var contentHash: UInt64 {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 * segments.count + 8)
-        for value in [UInt64(count)] + segments.map(\.hash) {
-            withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt64(count).littleEndian) { bytes += $0 }
+        segments.withUnsafeBufferPointer { segments in
+            for i in segments.indices { withUnsafeBytes(of: segments[i].hash.littleEndian) { bytes += $0 } }
         }
         return TargetFingerprint.of(job: "", group: bytes)
     }

@@ -44,8 +44,14 @@ import Testing
         for job in jobNames {
             let escaped = GoURLEscaping.queryEscape(job)
             routes.append("/jobs/\(escaped)/targets")
-            for c in collectorPool { routes.append("/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(c))") }
+            // The HTML views, from the index made on request.
+            routes.append("/debug/job?job_id=\(escaped)")
+            for c in collectorPool {
+                routes.append("/jobs/\(escaped)/targets?collector_id=\(GoURLEscaping.queryEscape(c))")
+                routes.append("/debug/job?job_id=\(escaped)&collector_id=\(GoURLEscaping.queryEscape(c))")
+            }
         }
+        for c in collectorPool { routes.append("/debug/collector?collector_id=\(GoURLEscaping.queryEscape(c))") }
         return routes
     }
 
@@ -105,6 +111,7 @@ import Testing
         let applying = Self.responder()
         applying.install(state)
         var bigAnswers = 0
+        var viewPages = 0
 
         for round in 0..<40 {
             await Task.yield()
@@ -159,10 +166,12 @@ import Testing
                 #expect(same, "round \(round): \(route) differs: \(a.identity.count) vs \(b.identity.count) bytes, tags \(a.identityTag ?? "-") vs \(b.identityTag ?? "-")")
                 if let gz = a.gzipDecoded { #expect(gz == a.identity, "round \(round): \(route) gzip is the identity") }
                 if a.identity.count > 16 * 1024 { bigAnswers += 1 }
+                if route.hasPrefix("/debug/"), a.status == 200, a.identity.count > 1000 { viewPages += 1 }
             }
             state = next
         }
         #expect(bigAnswers > 0, "some answers are large enough to be kept compressed only")
+        #expect(viewPages > 100, "the HTML views were compared")
     }
 
     @Test func aDeltaThatDoesNotApplyChangesNothingAndTheNextStateMustComeWhole() throws {
