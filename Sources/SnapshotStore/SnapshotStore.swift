@@ -55,6 +55,11 @@ public actor SnapshotWriter {
     private var epoch: UInt64?
     /// Chunks to keep at the next collection (the last two manifests'), once a commit left garbage.
     private var pendingCollection: Set<String>?
+    /// Chunk ConfigMaps known to exist: listed once per term (leftovers of other leaders and
+    /// of lost answers), then kept up to date from this writer's own creates and deletes, so a
+    /// collection does not list every chunk with its data after every commit (at 100k targets
+    /// that was a 3 MB list decoded per commit, ~0.3 s of a shared core).
+    private var existing: Set<String>?
     /// A new base is written once this many deltas follow the current one.
     public private(set) var maxDeltas = 32
 
@@ -103,6 +108,7 @@ public actor SnapshotWriter {
         if self.epoch != epoch {
             try await refresh()
             self.epoch = epoch
+            existing = nil
         }
         guard let stored, (stored.epoch, stored.generation) == basis else { return nil }
         guard stored.epoch < epoch else { throw SnapshotStoreError.fenced(storedEpoch: stored.epoch, ourEpoch: epoch) }
@@ -155,6 +161,7 @@ public actor SnapshotWriter {
         if self.epoch != epoch {
             try await refresh()
             self.epoch = epoch
+            existing = nil
         }
         for attempt in 0..<3 {
             if let stored, stored.epoch > epoch {
@@ -254,11 +261,13 @@ public actor SnapshotWriter {
             do {
                 try checkStillLeading()
                 _ = try await client.create(configMap)
+                existing?.insert(name)
             } catch let error as KubernetesError where error.isAlreadyExists {
                 // Left by an attempt whose answer we lost: same name means same epoch, generation and kind.
                 try checkStillLeading()
                 try await client.delete(ConfigMap.self, namespace: configuration.namespace, name: name)
                 _ = try await client.create(configMap)
+                existing?.insert(name)
             }
             chunks.append(Manifest.Chunk(name: name, size: bytes.count, crc32: Checksum.crc32(bytes)))
             offset = end
@@ -285,7 +294,8 @@ public actor SnapshotWriter {
         let previous = stored
         stored = manifest
         manifestVersion = written.metadata.resourceVersion
-        pendingCollection = manifest.chunkNames.union(previous?.chunkNames ?? [])
+        let keep = manifest.chunkNames.union(previous?.chunkNames ?? [])
+        if existing.map({ !$0.isSubset(of: keep) }) ?? true { pendingCollection = keep }
     }
 
     /// Deletes chunks neither the current nor the previous manifest names. Separate from
@@ -299,14 +309,23 @@ public actor SnapshotWriter {
 
     private func collectGarbage(keep: Set<String>) async {
         do {
-            let selector = "\(SnapshotStoreConfiguration.snapshotLabel)=\(configuration.manifestName),\(SnapshotStoreConfiguration.managedBy.0)=\(SnapshotStoreConfiguration.managedBy.1)"
-            let (items, _) = try await client.listAll(
-                ConfigMap.self, namespace: configuration.namespace, options: ListOptions(labelSelector: selector))
-            for item in items where item.name != configuration.manifestName && !keep.contains(item.name) {
+            if existing == nil {
+                let selector = "\(SnapshotStoreConfiguration.snapshotLabel)=\(configuration.manifestName),\(SnapshotStoreConfiguration.managedBy.0)=\(SnapshotStoreConfiguration.managedBy.1)"
+                let (items, _) = try await client.listAll(
+                    ConfigMap.self, namespace: configuration.namespace, options: ListOptions(labelSelector: selector))
+                existing = Set(items.map(\.name).filter { $0 != configuration.manifestName })
+            }
+            for name in (existing ?? []).subtracting(keep).sorted() {
                 guard mayWrite() else { return }
-                try? await client.delete(ConfigMap.self, namespace: configuration.namespace, name: item.name)
+                do {
+                    try await client.delete(ConfigMap.self, namespace: configuration.namespace, name: name)
+                } catch let error as KubernetesError where error.isNotFound {}
+                existing?.remove(name)
             }
         } catch {
+            // Listed again next time: a delete that failed may have left it.
+            existing = nil
+            pendingCollection = keep
             logger.warning("could not clean up old snapshot chunks", metadata: ["error": "\(error)"])
         }
     }
