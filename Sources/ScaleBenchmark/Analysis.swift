@@ -76,6 +76,9 @@ struct Analysis {
     struct Churn {
         /// Per change: write → the last follower serving a snapshot that reflects it (ms; infinity: never).
         var latencies: [Double] = []
+        /// Per change reflected: write → the manifest write committing the generation (ms), the
+        /// leader's part of the latency (the rest is the followers').
+        var toCommit: [Double] = []
         var unwritten = 0
         var unreflected = 0
     }
@@ -136,6 +139,7 @@ struct Analysis {
         result.churn.unreflected = pending.count
         for _ in pending { result.churn.latencies.append(.infinity) }
         for (_, hit) in reflectedIn {
+            result.churn.toCommit.append(hit.generation.committedAt.timeIntervalSince(hit.at) * 1000)
             var worst = 0.0
             for identity in replicas where identity != hit.generation.leader && (died[identity].map { $0 > hit.generation.committedAt } ?? true) {
                 guard let served = poller.firstServing(identity, atLeast: hit.generation.version) else {

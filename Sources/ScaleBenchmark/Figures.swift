@@ -89,6 +89,11 @@ struct Figures {
             "write → every follower serving it (\(c.latencies.count) changes)",
             "p50 \(format(ms: percentile(c.latencies, 0.5))), p99 \(format(ms: p99)), max \(format(ms: c.latencies.max() ?? .nan))",
             "p99 ≤ 1 s", !c.latencies.isEmpty && p99 <= 1000 && c.unwritten == 0)
+        if !c.toCommit.isEmpty {
+            row(
+                "  of which write → committed (the leader's part)",
+                "p50 \(format(ms: percentile(c.toCommit, 0.5))), p99 \(format(ms: percentile(c.toCommit, 0.99)))", "", nil)
+        }
         let neverServed = c.latencies.filter(\.isInfinite).count
         row(
             "  changes never served (never committed) / writes failed", "\(neverServed) (\(c.unreflected)) / \(c.unwritten)", "0",
