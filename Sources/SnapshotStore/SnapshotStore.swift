@@ -60,8 +60,11 @@ public actor SnapshotWriter {
     /// collection does not list every chunk with its data after every commit (at 100k targets
     /// that was a 3 MB list decoded per commit, ~0.3 s of a shared core).
     private var existing: Set<String>?
-    /// A new base is written once this many deltas follow the current one.
-    public private(set) var maxDeltas = 32
+    /// A new base is written once this many deltas follow the current one (or once they are
+    /// larger than it). A compaction encodes and writes every target (2 s of a shared core at
+    /// 100k targets, during which changes wait), so it should be rare: at 2 commits/s, 128 is
+    /// one a minute; a manifest of 128 parts is ~25 KB.
+    public private(set) var maxDeltas = 128
 
     public func setMaxDeltas(_ count: Int) { maxDeltas = max(1, count) }
 

@@ -178,7 +178,6 @@ public struct LeaderPipeline: LeaderWork {
             var lastWrite: ContinuousClock.Instant?
             var seen: (jobs: Set<String>, collectors: Set<String>) = ([], [])
             var waitLogged = false
-            var lastTrim: ContinuousClock.Instant?
             // The new epoch is not stored yet. With a seed it is stored at once (the committed
             // state under the new epoch: it fences the previous leader without waiting for
             // discovery, which cannot change what is committed until it ends).
@@ -255,12 +254,6 @@ public struct LeaderPipeline: LeaderWork {
                 server.yield(Committed(written: written, basis: basis))
                 let served = clock.now
                 await writer.collectGarbage()
-                // Discovery and rendering free as much as they allocate; glibc keeps freed pages
-                // until trimmed (a leader grew past 1.7 GB during churn without this).
-                if lastTrim.map({ clock.now - $0 >= .seconds(10) }) ?? true {
-                    lastTrim = clock.now
-                    group.addTask { _ = try? await CPUWork.run { HeapTrim.afterSnapshotSwap() } }
-                }
                 func ms(_ d: Duration) -> String { "\(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)" }
                 logger.info(
                     "committed snapshot",

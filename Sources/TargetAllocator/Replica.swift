@@ -170,6 +170,7 @@ public final class Replica: ServiceLifecycle.Service {
         let installed = Counter(label: "target_allocator_snapshots_installed_total", dimensions: [("source", "configmap")], factory: metrics)
         let rejected = Counter(label: "target_allocator_snapshots_rejected_total", dimensions: [("source", "configmap")], factory: metrics)
         let storedBytes = Gauge(label: Self.storedBytesMetric, factory: metrics)
+        let heap = HeapTrim()
         let reader = SnapshotReader(
             client: cluster.client, configuration: cluster.store, logger: logger,
             // A whole state the leader is installing from its own commit counts as served: the
@@ -183,7 +184,9 @@ public final class Replica: ServiceLifecycle.Service {
             install: { installation, bytes in
                 let done: Bool
                 switch installation {
-                case .full(let snapshot): done = responder.installIfNewer(snapshot)
+                case .full(let snapshot):
+                    done = responder.installIfNewer(snapshot)
+                    if done { heap.afterWholeState() }
                 case .delta(let delta, let after):
                     done = responder.apply(delta, after: after) { error in
                         logger.warning(
@@ -198,7 +201,7 @@ public final class Replica: ServiceLifecycle.Service {
             },
             onOutcome: { outcome in
                 switch outcome {
-                case .installed: HeapTrim.afterSnapshotSwap()
+                case .installed: heap.afterChange()
                 case .rejected: rejected.increment()
                 case .stale: break
                 }
@@ -210,7 +213,7 @@ public final class Replica: ServiceLifecycle.Service {
             switch commit.written {
             case .full(let snapshot):
                 installingOwnCommit.withLockedValue { $0 = (snapshot.epoch, snapshot.generation) }
-                responder.installIfNewer(snapshot)
+                if responder.installIfNewer(snapshot) { heap.afterWholeState() }
                 installingOwnCommit.withLockedValue { $0 = nil }
             case .delta(let delta):
                 let applied = commit.basis.map { basis in
@@ -220,7 +223,10 @@ public final class Replica: ServiceLifecycle.Service {
                             metadata: ["generation": "\(delta.epoch)/\(delta.generation)", "reason": "\(error)"])
                     }
                 }
-                if applied == true { break }
+                if applied == true {
+                    heap.afterChange()
+                    break
+                }
                 // Not on the generation the delta follows: the reader loads the whole state.
             }
         }

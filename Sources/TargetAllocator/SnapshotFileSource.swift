@@ -31,6 +31,7 @@ public final class SnapshotFileSource: Sendable {
     private let lastContents = NIOLockedValueBox<(size: Int, hash: Int)?>(nil)
     /// A file was decoded since the last heap trim (installed or not).
     private let parsed = NIOLockedValueBox(false)
+    private let heap = HeapTrim()
     private let rejected: Counter
     private let installedCounter: Counter
 
@@ -109,7 +110,7 @@ public final class SnapshotFileSource: Sendable {
         _ = try? await CPUWork.run { self.load() }
         while !Task.isCancelled {
             // A file parsed and then rejected took as much memory as a good one: hand it back too.
-            if parsed.withLockedValue({ was in defer { was = false }; return was }) { HeapTrim.afterSnapshotSwap() }
+            if parsed.withLockedValue({ was in defer { was = false }; return was }) { heap.afterWholeState() }
             do { try await Task.sleep(for: interval) } catch { return }
             _ = try? await CPUWork.run { self.load() }
         }
