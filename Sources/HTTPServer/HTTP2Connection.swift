@@ -1,5 +1,8 @@
 import CNGHTTP2
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Callbacks and options shared by every HTTP/2 session of a server.
 ///
@@ -78,6 +81,37 @@ struct HTTP2StreamSlot {
         representation = nil
         bodyOffset = 0
         deferred = false
+    }
+
+    /// Takes one request header field: counts it against the header-list limits and keeps what
+    /// the answer depends on. Names arrive lowercase (nghttp2 rejects others), so their length
+    /// picks the one comparison to make.
+    mutating func receive(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: HTTPServerLimits) {
+        headerFields += 1
+        headerListBytes += name.count + value.count + 32
+        if headerListBytes > limits.maxHeaderListBytes || headerFields > limits.maxHeaderFields { tooLarge = true }
+        if tooLarge { return }
+        switch name.count {
+        case 5 where Self.matches(name, ":path"):
+            path.append(contentsOf: value)
+        case 7 where Self.matches(name, ":method"):
+            sawMethod = true
+            method = Self.matches(value, "GET") ? .get : Self.matches(value, "HEAD") ? .head : .other
+        case 15 where Self.matches(name, "accept-encoding"):
+            if HTTP1Parser.acceptsGzip(value, 0..<value.count) { acceptsGzip = true }
+        case 6 where Self.matches(name, "accept"):
+            if HTTP1Parser.mentionsHTML(value, 0..<value.count) { acceptsHTML = true }
+        case 13 where Self.matches(name, "if-none-match"):
+            if hasIfNoneMatch { ifNoneMatch.append(UInt8(ascii: ",")) }
+            hasIfNoneMatch = true
+            ifNoneMatch.append(contentsOf: value)
+        default:
+            break
+        }
+    }
+
+    private static func matches(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        bytes.count == s.utf8CodeUnitCount && memcmp(bytes.baseAddress!, s.utf8Start, bytes.count) == 0
     }
 }
 
@@ -313,26 +347,9 @@ final class HTTP2Connection {
     }
 
     fileprivate func header(slot i: Int, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        slots[i].headerFields += 1
-        slots[i].headerListBytes += name.count + value.count + 32
-        if slots[i].headerListBytes > limits.maxHeaderListBytes || slots[i].headerFields > limits.maxHeaderFields {
-            slots[i].tooLarge = true
-        }
-        if slots[i].tooLarge { return }
-        if matches(name, ":path") {
-            slots[i].path.append(contentsOf: value)
-        } else if matches(name, ":method") {
-            slots[i].sawMethod = true
-            slots[i].method = matches(value, "GET") ? .get : matches(value, "HEAD") ? .head : .other
-        } else if matches(name, "accept-encoding") {
-            if HTTP1Parser.acceptsGzip(value, 0..<value.count) { slots[i].acceptsGzip = true }
-        } else if matches(name, "accept") {
-            if HTTP1Parser.mentionsHTML(value, 0..<value.count) { slots[i].acceptsHTML = true }
-        } else if matches(name, "if-none-match") {
-            if slots[i].hasIfNoneMatch { slots[i].ifNoneMatch.append(UInt8(ascii: ",")) }
-            slots[i].hasIfNoneMatch = true
-            slots[i].ifNoneMatch.append(contentsOf: value)
-        }
+        // One access to the slot for the whole field (each `slots[i].x` is its own
+        // exclusivity-checked access, ~10 per field, ~7 fields per request).
+        slots[i].receive(name: name, value: value, limits: limits)
     }
 
     fileprivate func requestComplete(slot i: Int) {
@@ -464,9 +481,6 @@ final class HTTP2Connection {
         openStreams -= 1
     }
 
-    private func matches(_ bytes: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
-        HTTP1Parser.equals(bytes, 0..<bytes.count, s)
-    }
 }
 
 // MARK: - C callbacks (capture nothing; context arrives through user_data)
