@@ -327,7 +327,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
                 prepareOutput(context: context)
                 output.writeBytes(Self.switchingProtocols)
                 let h2 = HTTP2Connection(
-                    template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator,
+                    template: template, responder: responder, exchange: exchange, buffers: sendPass.batchBuffers,
                     sliceBodies: !isTLS)
                 mode = .http2(h2)
                 if h2.upgrade(settingsPayload: settings, head: head, target: target, ifNoneMatch: ifNoneMatch, now: lastActivity) {
@@ -382,7 +382,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
 
     private func startHTTP2(context: ChannelHandlerContext, initial: inout ByteBuffer?) {
         let h2 = HTTP2Connection(
-            template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator, sliceBodies: !isTLS)
+            template: template, responder: responder, exchange: exchange, buffers: sendPass.batchBuffers, sliceBodies: !isTLS)
         mode = .http2(h2)
         headStartedAt = nil
         var ok = true
@@ -466,10 +466,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         checkBy(context.eventLoop.now + sendCheckInterval, context: context)
     }
 
-    /// Gives the batch buffer storage sized like the last batch, if it has none.
+    /// Gives the batch buffer storage (a spare of the loop's, or sized like the last batch), if it has none.
     @inline(__always)
     private func prepareOutput(context: ChannelHandlerContext) {
-        if output.capacity == 0 { output = context.channel.allocator.buffer(capacity: lastBatchBytes) }
+        if output.capacity == 0 { output = sendPass.batchBuffers.take(capacity: lastBatchBytes) }
     }
 
     /// Hands the batch buffer to the channel without flushing (used before a large body).
@@ -478,15 +478,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         let batch = output.readableBytes
         handedBytes += batch
         context.write(wrapOutboundOut(output), promise: nil)
-        // The next batch gets a buffer of this one's size (a busy connection does not regrow it
-        // from 4 KiB every time), allocated when it is first needed: an idle connection keeps none.
+        // The next batch gets a buffer when it is first needed (a spare of the loop's, or a new one
+        // of this batch's size, so a busy connection does not regrow it from 4 KiB every time): an
+        // idle connection keeps none.
         lastBatchBytes = min(Self.batchBufferLimit, max(4096, batch))
         output = ByteBuffer()
         unflushed = true
     }
 
     private func flushOutput(context: ChannelHandlerContext) {
+        var sent = ByteBuffer()
         if output.readableBytes > 0 {
+            sent = output
             writeOutput(context: context)
         }
         guard unflushed || closeAfterFlush else { return }
@@ -500,6 +503,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
             return
         }
         context.flush()
+        // Once the socket took the batch whole, NIO no longer holds it: the loop keeps it for reuse.
+        sendPass.batchBuffers.recycle(&sent)
         // Looking costs a channel-option call, so only once 16 KiB went out since the last look:
         // small answers to a peer that stops reading pile up to the channel's high-water mark at
         // most, which stops reading, and the send timeout looks on its own.

@@ -146,7 +146,7 @@ final class HTTP2Connection {
     private let limits: HTTPServerLimits
     private var headerScratch: UnsafeMutableBufferPointer<nghttp2_nv>
     private var upgradeSlot: Int?
-    private let allocator: ByteBufferAllocator
+    private let buffers: BatchBuffers
     /// Size of the last batch, for sizing the next one's buffer.
     private var lastBatchBytes = 4096
     /// When the bytes now being received arrived (stream start times for the head timeout).
@@ -162,14 +162,14 @@ final class HTTP2Connection {
     private var calmedDown = false
 
     init(
-        template: HTTP2SessionTemplate, responder: any HTTPResponder, exchange: HTTPExchange, allocator: ByteBufferAllocator,
+        template: HTTP2SessionTemplate, responder: any HTTPResponder, exchange: HTTPExchange, buffers: BatchBuffers,
         sliceBodies: Bool
     ) {
         self.sliceBodies = sliceBodies
         self.responder = responder
         self.exchange = exchange
         self.limits = template.limits
-        self.allocator = allocator
+        self.buffers = buffers
         self.output = ByteBuffer()
         self.resetTokens = template.limits.serverResetBurst
         self.headerScratch = .allocate(capacity: 16)
@@ -228,9 +228,13 @@ final class HTTP2Connection {
     func drainOutput(limit: Int = .max) -> DrainResult {
         outputLimit = limit
         blocked = false
-        defer { outputLimit = .max }
+        defer {
+            outputLimit = .max
+            // Sized here, not in `clearBatch`: the caller may have swapped `output` away by then.
+            if output.writerIndex > 0 { lastBatchBytes = min(64 * 1024, max(4096, output.writerIndex)) }
+        }
         if output.capacity == 0 {
-            output = allocator.buffer(capacity: lastBatchBytes)
+            output = buffers.take(capacity: lastBatchBytes)
         } else if output.readableBytes == 0 {
             output.clear()
         }
@@ -257,12 +261,9 @@ final class HTTP2Connection {
     private var batchBytes: Int { output.readableBytes + slicedBytes }
 
     /// Forgets the batch once the caller has handed `output` and `bodySlices` to the channel.
-    /// The channel owns that storage now; the next batch gets its own, so an idle connection
-    /// holds no batch buffer.
+    /// The channel owns that storage now; the next batch gets its own (a spare of the loop's, see
+    /// `BatchBuffers`), so an idle connection holds no batch buffer.
     func clearBatch() {
-        if output.readableBytes > 0 || output.readerIndex > 0 {
-            lastBatchBytes = min(64 * 1024, max(4096, output.writerIndex))
-        }
         output = ByteBuffer()
         bodySlices.removeAll(keepingCapacity: true)
         slicedBytes = 0
