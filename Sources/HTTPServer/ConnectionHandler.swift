@@ -350,31 +350,43 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         let representation = decision.representation
         if let context { prepareOutput(context: context) }
         exchange.date.refresh()
+        let sendBody = !decision.notModified && head?.method != .head
+        let copyBody = sendBody && (representation.body.readableBytes <= Self.copyLimit || context == nil)
+        // One access to `output` for the whole answer (each write to the stored property was its
+        // own exclusivity-checked access, about ten per response).
+        Self.renderHTTP1(
+            decision, http1_0: head?.version == .http1_0, keepAlive: keepAlive, date: exchange.date.bytes, body: copyBody,
+            into: &output)
+        if sendBody, !copyBody, let context {
+            // Large bodies go out as they are (shared storage, gathered by writev), not copied.
+            writeOutput(context: context)
+            handedBytes += representation.body.readableBytes
+            context.write(wrapOutboundOut(representation.body), promise: nil)
+        }
+    }
+
+    /// Appends an HTTP/1.1 answer's head, and its body if `body`, to `out`.
+    private static func renderHTTP1(
+        _ decision: HTTPExchange.Decision, http1_0: Bool, keepAlive: Bool, date: [UInt8], body: Bool, into out: inout ByteBuffer
+    ) {
+        let representation = decision.representation
         if decision.notModified {
-            output.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
+            out.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
         } else {
-            output.writeBytes(representation.h1StatusLine)
+            out.writeBytes(representation.h1StatusLine)
         }
-        output.writeStaticString("Date: ")
-        output.writeBytes(exchange.date.bytes)
-        output.writeStaticString("\r\n")
-        output.writeBytes(decision.notModified ? representation.h1NotModifiedHeaders : representation.h1Headers)
+        out.writeStaticString("Date: ")
+        out.writeBytes(date)
+        out.writeStaticString("\r\n")
+        out.writeBytes(decision.notModified ? representation.h1NotModifiedHeaders : representation.h1Headers)
         if !keepAlive {
-            output.writeStaticString("Connection: close\r\n")
-        } else if head?.version == .http1_0 {
-            output.writeStaticString("Connection: keep-alive\r\n")
+            out.writeStaticString("Connection: close\r\n")
+        } else if http1_0 {
+            out.writeStaticString("Connection: keep-alive\r\n")
         }
-        output.writeStaticString("\r\n")
-        if !decision.notModified, head?.method != .head {
-            var body = representation.body
-            if body.readableBytes > Self.copyLimit, let context {
-                // Large bodies go out as they are (shared storage, gathered by writev), not copied.
-                writeOutput(context: context)
-                handedBytes += body.readableBytes
-                context.write(wrapOutboundOut(body), promise: nil)
-            } else {
-                output.writeBuffer(&body)
-            }
+        out.writeStaticString("\r\n")
+        if body {
+            out.writeImmutableBuffer(representation.body)
         }
     }
 
