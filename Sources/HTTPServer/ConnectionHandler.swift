@@ -327,7 +327,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
                 prepareOutput(context: context)
                 output.writeBytes(Self.switchingProtocols)
                 let h2 = HTTP2Connection(
-                    template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator,
+                    template: template, responder: responder, exchange: exchange, buffers: sendPass.batchBuffers,
                     sliceBodies: !isTLS)
                 mode = .http2(h2)
                 if h2.upgrade(settingsPayload: settings, head: head, target: target, ifNoneMatch: ifNoneMatch, now: lastActivity) {
@@ -350,31 +350,43 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         let representation = decision.representation
         if let context { prepareOutput(context: context) }
         exchange.date.refresh()
+        let sendBody = !decision.notModified && head?.method != .head
+        let copyBody = sendBody && (representation.body.readableBytes <= Self.copyLimit || context == nil)
+        // One access to `output` for the whole answer (each write to the stored property was its
+        // own exclusivity-checked access, about ten per response).
+        Self.renderHTTP1(
+            decision, http1_0: head?.version == .http1_0, keepAlive: keepAlive, date: exchange.date.bytes, body: copyBody,
+            into: &output)
+        if sendBody, !copyBody, let context {
+            // Large bodies go out as they are (shared storage, gathered by writev), not copied.
+            writeOutput(context: context)
+            handedBytes += representation.body.readableBytes
+            context.write(wrapOutboundOut(representation.body), promise: nil)
+        }
+    }
+
+    /// Appends an HTTP/1.1 answer's head, and its body if `body`, to `out`.
+    private static func renderHTTP1(
+        _ decision: HTTPExchange.Decision, http1_0: Bool, keepAlive: Bool, date: [UInt8], body: Bool, into out: inout ByteBuffer
+    ) {
+        let representation = decision.representation
         if decision.notModified {
-            output.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
+            out.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
         } else {
-            output.writeBytes(representation.h1StatusLine)
+            out.writeBytes(representation.h1StatusLine)
         }
-        output.writeStaticString("Date: ")
-        output.writeBytes(exchange.date.bytes)
-        output.writeStaticString("\r\n")
-        output.writeBytes(decision.notModified ? representation.h1NotModifiedHeaders : representation.h1Headers)
+        out.writeStaticString("Date: ")
+        out.writeBytes(date)
+        out.writeStaticString("\r\n")
+        out.writeBytes(decision.notModified ? representation.h1NotModifiedHeaders : representation.h1Headers)
         if !keepAlive {
-            output.writeStaticString("Connection: close\r\n")
-        } else if head?.version == .http1_0 {
-            output.writeStaticString("Connection: keep-alive\r\n")
+            out.writeStaticString("Connection: close\r\n")
+        } else if http1_0 {
+            out.writeStaticString("Connection: keep-alive\r\n")
         }
-        output.writeStaticString("\r\n")
-        if !decision.notModified, head?.method != .head {
-            var body = representation.body
-            if body.readableBytes > Self.copyLimit, let context {
-                // Large bodies go out as they are (shared storage, gathered by writev), not copied.
-                writeOutput(context: context)
-                handedBytes += body.readableBytes
-                context.write(wrapOutboundOut(body), promise: nil)
-            } else {
-                output.writeBuffer(&body)
-            }
+        out.writeStaticString("\r\n")
+        if body {
+            out.writeImmutableBuffer(representation.body)
         }
     }
 
@@ -382,7 +394,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
 
     private func startHTTP2(context: ChannelHandlerContext, initial: inout ByteBuffer?) {
         let h2 = HTTP2Connection(
-            template: template, responder: responder, exchange: exchange, allocator: context.channel.allocator, sliceBodies: !isTLS)
+            template: template, responder: responder, exchange: exchange, buffers: sendPass.batchBuffers, sliceBodies: !isTLS)
         mode = .http2(h2)
         headStartedAt = nil
         var ok = true
@@ -466,10 +478,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         checkBy(context.eventLoop.now + sendCheckInterval, context: context)
     }
 
-    /// Gives the batch buffer storage sized like the last batch, if it has none.
+    /// Gives the batch buffer storage (a spare of the loop's, or sized like the last batch), if it has none.
     @inline(__always)
     private func prepareOutput(context: ChannelHandlerContext) {
-        if output.capacity == 0 { output = context.channel.allocator.buffer(capacity: lastBatchBytes) }
+        if output.capacity == 0 { output = sendPass.batchBuffers.take(capacity: lastBatchBytes) }
     }
 
     /// Hands the batch buffer to the channel without flushing (used before a large body).
@@ -478,15 +490,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
         let batch = output.readableBytes
         handedBytes += batch
         context.write(wrapOutboundOut(output), promise: nil)
-        // The next batch gets a buffer of this one's size (a busy connection does not regrow it
-        // from 4 KiB every time), allocated when it is first needed: an idle connection keeps none.
+        // The next batch gets a buffer when it is first needed (a spare of the loop's, or a new one
+        // of this batch's size, so a busy connection does not regrow it from 4 KiB every time): an
+        // idle connection keeps none.
         lastBatchBytes = min(Self.batchBufferLimit, max(4096, batch))
         output = ByteBuffer()
         unflushed = true
     }
 
     private func flushOutput(context: ChannelHandlerContext) {
+        var sent = ByteBuffer()
         if output.readableBytes > 0 {
+            sent = output
             writeOutput(context: context)
         }
         guard unflushed || closeAfterFlush else { return }
@@ -500,6 +515,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, SendPassMember {
             return
         }
         context.flush()
+        // Once the socket took the batch whole, NIO no longer holds it: the loop keeps it for reuse.
+        sendPass.batchBuffers.recycle(&sent)
         // Looking costs a channel-option call, so only once 16 KiB went out since the last look:
         // small answers to a peer that stops reading pile up to the channel's high-water mark at
         // most, which stops reading, and the send timeout looks on its own.

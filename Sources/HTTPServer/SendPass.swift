@@ -17,6 +17,8 @@ final class SendPass {
     private var isScheduled = false
     private var queue: [any SendPassMember] = []
     private var running: [any SendPassMember] = []
+    /// The loop's spare batch buffers (every connection of the loop writes from here).
+    let batchBuffers = BatchBuffers()
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -68,5 +70,38 @@ final class SendPasses: Sendable {
             return created
         }
         return bound.value
+    }
+}
+
+/// Batch buffers the socket has finished with, kept by the event loop for the next batches.
+///
+/// Each response is assembled in a batch buffer that is handed to NIO; a new buffer per batch
+/// cost two allocations and two frees per response. The spares belong to the loop, not to a
+/// connection, so an idle connection still holds no buffer. Every connection answered in a tick
+/// holds one until the tick's send pass, so the loop keeps up to `maxSpareBytes` of them.
+final class BatchBuffers {
+    private static let maxSpareBytes = 1024 * 1024
+    private static let maxCapacity = 64 * 1024
+    private let allocator = ByteBufferAllocator()
+    private var spares: [ByteBuffer] = []
+    private var spareBytes = 0
+
+    /// An empty buffer: a spare if there is one (it grows if the batch needs more), else a new one.
+    func take(capacity: Int) -> ByteBuffer {
+        guard let spare = spares.popLast() else { return allocator.buffer(capacity: capacity) }
+        spareBytes -= spare.capacity
+        return spare
+    }
+
+    /// Keeps `buffer` for a later batch if nothing else holds its storage any more (NIO lets go
+    /// of a write once the socket has taken it), and leaves `buffer` empty either way.
+    func recycle(_ buffer: inout ByteBuffer) {
+        defer { buffer = ByteBuffer() }
+        let capacity = buffer.capacity
+        guard capacity > 0, capacity <= Self.maxCapacity, spareBytes + capacity <= Self.maxSpareBytes else { return }
+        if buffer.modifyIfUniquelyOwned({ $0.clear() }) != nil {
+            spares.append(buffer)
+            spareBytes += capacity
+        }
     }
 }
