@@ -182,23 +182,33 @@ import Testing
         )
     }
 
+    /// A config whose `services` job lists Services (which the tests make fail), with a 1 s
+    /// initial discovery wait, and optionally a static job beside it.
+    static func slowDiscoveryConfig(staticJob: Bool) -> String {
+        """
+        collector_namespace: observability
+        collector_selector: {matchlabels: {app: collector}}
+        leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
+        snapshot: {min_write_interval: 100ms, initial_discovery_wait: 1s}
+        config:
+          scrape_configs:
+        """ + (staticJob ? "\n  - job_name: static\n    static_configs: [{targets: [\"10.7.0.1:80\", \"10.7.0.2:80\"]}]" : "")
+            + "\n  - job_name: services\n    kubernetes_sd_configs: [{role: service, namespaces: {names: [shop]}}]\n"
+    }
+
+    /// `target_allocator_incomplete_discovery_publications_total` of a replica.
+    static func incompletePublications(_ cluster: ClusterHarness, _ identity: String) async -> Double? {
+        guard let metrics = await cluster.get(identity, "/metrics") else { return nil }
+        let series = "target_allocator_incomplete_discovery_publications_total "
+        return metrics.body.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     /// A takeover while one job cannot be listed yet (a slow or failing API server): past the
     /// initial wait discovery publishes what it has, marked incomplete, and the new leader keeps
     /// serving the committed snapshot (it does not take the unlisted targets for removed ones)
     /// until every provider has reported; then it goes on from the seed, moving nothing.
     @Test func aSeededTermKeepsTheSnapshotUntilDiscoveryIsComplete() async throws {
-        let config = """
-            collector_namespace: observability
-            collector_selector: {matchlabels: {app: collector}}
-            leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
-            snapshot: {min_write_interval: 100ms, initial_discovery_wait: 1s}
-            config:
-              scrape_configs:
-              - job_name: static
-                static_configs: [{targets: ["10.7.0.1:80", "10.7.0.2:80"]}]
-              - job_name: services
-                kubernetes_sd_configs: [{role: service, namespaces: {names: [shop]}}]
-            """
+        let config = Self.slowDiscoveryConfig(staticJob: true)
         let cluster = try await ClusterHarness(replicas: 2, collectors: 2, targets: 0, configYAML: config)
         do {
             let emulator = cluster.emulator
@@ -237,12 +247,9 @@ import Testing
             // The survivor cannot list services; the leader dies holding the Lease.
             emulator.injectFailure(survivor, InjectedFailure(code: 500, verbs: ["list"], resource: "services"))
             await cluster.stop(leader, crash: true)
-            func incompletePublications() async -> Double? {
-                guard let metrics = await cluster.get(survivor, "/metrics") else { return nil }
-                let series = "target_allocator_incomplete_discovery_publications_total "
-                return metrics.body.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Double($0.split(separator: " ").last ?? "") }
-            }
-            #expect(await eventually(timeout: 60) { (await incompletePublications() ?? 0) >= 1 }, "the survivor never published an incomplete state")
+            #expect(
+                await eventually(timeout: 60) { (await Self.incompletePublications(cluster, survivor) ?? 0) >= 1 },
+                "the survivor never published an incomplete state")
             let audited = emulator.auditLog(since: 0).total
             // Well past the minimum write interval: a commit of the incomplete state would be served now.
             for _ in 0..<20 {
@@ -276,16 +283,7 @@ import Testing
     /// there is nothing to publish but an empty list, which collectors would take as "scrape
     /// nothing". Nothing is written until the list succeeds.
     @Test func aFirstTermWritesNoEmptyStateBeforeDiscoveryIsComplete() async throws {
-        let config = """
-            collector_namespace: observability
-            collector_selector: {matchlabels: {app: collector}}
-            leader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}
-            snapshot: {min_write_interval: 100ms, initial_discovery_wait: 1s}
-            config:
-              scrape_configs:
-              - job_name: services
-                kubernetes_sd_configs: [{role: service, namespaces: {names: [shop]}}]
-            """
+        let config = Self.slowDiscoveryConfig(staticJob: false)
         let cluster = try await ClusterHarness(replicas: 1, collectors: 2, targets: 0, configYAML: config)
         do {
             let emulator = cluster.emulator
@@ -293,12 +291,7 @@ import Testing
             emulator.seed(.services, [try Self.service("svc-1", port: 9001)])
             emulator.injectFailure("ta-0", InjectedFailure(code: 500, verbs: ["list"], resource: "services"))
             try await cluster.startReplicas()
-            func incompletePublications() async -> Double? {
-                guard let metrics = await cluster.get("ta-0", "/metrics") else { return nil }
-                let series = "target_allocator_incomplete_discovery_publications_total "
-                return metrics.body.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Double($0.split(separator: " ").last ?? "") }
-            }
-            #expect(await eventually(timeout: 60) { (await incompletePublications() ?? 0) >= 1 })
+            #expect(await eventually(timeout: 60) { (await Self.incompletePublications(cluster, "ta-0") ?? 0) >= 1 })
             try await Task.sleep(for: .seconds(1))
             let writes = emulator.auditLog(since: 0).entries.filter { $0.resource == "configmaps" }
             #expect(writes.isEmpty, "written before discovery was complete: \(writes)")
