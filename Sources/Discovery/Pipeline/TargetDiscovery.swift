@@ -32,7 +32,8 @@ public struct TargetDiscovery: Sendable {
         public var relabelFilter = true
         /// Namespace of the allocator (`own_namespace` in Kubernetes SD, the operator's namespace).
         public var ownNamespace: String
-        /// How long changes may gather before they are processed and published together.
+        /// The least time between two passes: changes arriving faster are processed and
+        /// published together.
         public var coalesce: Duration = .milliseconds(100)
         public var initialWait: Duration = .seconds(30)
 
@@ -120,9 +121,15 @@ public struct TargetDiscovery: Sendable {
             inbox.post(.tick)
         }
         defer { timer.cancel() }
+        var lastPass: ContinuousClock.Instant?
         for await _ in inbox.wake {
             if Task.isCancelled { break }
-            do { try await clock.sleep(for: settings.coalesce) } catch { break }
+            // Passes are at least `coalesce` apart; a change after a quiet spell goes at once
+            // (a wait after every wake added its whole length to every change's latency).
+            if let lastPass {
+                do { try await clock.sleep(until: lastPass + settings.coalesce) } catch { break }
+            }
+            lastPass = clock.now
             let processing = clock.now
             for message in inbox.take() {
                 switch message {
