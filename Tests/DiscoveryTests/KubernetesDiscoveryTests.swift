@@ -171,7 +171,8 @@ func config(_ text: String) -> KubernetesSDConfig {
             ]
             let (discovery, publications, task) = startDiscovery(client: client, configs: configs)
             #expect(discovery.informerKeys(configs: configs).count == 2)
-            #expect(await eventually(timeout: 30) { publications.count > 0 })
+            // The nodes config needs only the node informer; the pods config waits for the pods' too.
+            #expect(await eventually(timeout: 30) { publications.updated("nodes") && publications.updated("pods") })
             let node = try #require(publications.group("nodes", "node/node-a"))
             #expect(node.targets == [
                 [
