@@ -264,14 +264,13 @@ public actor SnapshotWriter {
             do {
                 try checkStillLeading()
                 _ = try await client.create(configMap)
-                existing?.insert(name)
             } catch let error as KubernetesError where error.isAlreadyExists {
                 // Left by an attempt whose answer we lost: same name means same epoch, generation and kind.
                 try checkStillLeading()
                 try await client.delete(ConfigMap.self, namespace: configuration.namespace, name: name)
                 _ = try await client.create(configMap)
-                existing?.insert(name)
             }
+            existing?.insert(name)
             chunks.append(Manifest.Chunk(name: name, size: bytes.count, crc32: Checksum.crc32(bytes)))
             offset = end
             index += 1

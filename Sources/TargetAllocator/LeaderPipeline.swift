@@ -155,7 +155,6 @@ public struct LeaderPipeline: LeaderWork {
         // what it changes (hundreds of ms for a few hundred targets on a shared core), and the
         // next write (every follower's next generation) must not wait for it.
         let (commits, server) = AsyncStream<Committed>.makeStream(bufferingPolicy: .unbounded)
-        defer { server.finish() }
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await commit in commits { await serve(commit) }
@@ -252,7 +251,7 @@ public struct LeaderPipeline: LeaderWork {
                 lastWrite = clock.now
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
                 server.yield(Committed(written: written, basis: basis))
-                let served = clock.now
+                let collecting = clock.now
                 await writer.collectGarbage()
                 func ms(_ d: Duration) -> String { "\(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)" }
                 logger.info(
@@ -260,7 +259,7 @@ public struct LeaderPipeline: LeaderWork {
                     metadata: [
                         "epoch": "\(written.epoch)", "generation": "\(written.generation)", "targets": "\(state.count)",
                         "collectors": "\(state.collectors.count)", "change": "\(Self.describe(written))",
-                        "allocate_ms": "\(ms(writing - began))", "write_ms": "\(ms(wrote - writing))", "collect_ms": "\(ms(clock.now - served))",
+                        "allocate_ms": "\(ms(writing - began))", "write_ms": "\(ms(wrote - writing))", "collect_ms": "\(ms(clock.now - collecting))",
                     ])
             }
             server.finish()

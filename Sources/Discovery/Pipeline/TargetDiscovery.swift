@@ -162,16 +162,17 @@ public struct TargetDiscovery: Sendable {
                     break
                 }
             }
-            let becameComplete = !complete && state.ready
-            guard complete || state.ready || clock.now - started >= settings.initialWait else { continue }
-            if !complete && !state.ready && !published {
+            let ready = state.ready
+            let becameComplete = !complete && ready
+            guard complete || ready || clock.now - started >= settings.initialWait else { continue }
+            if !complete && !ready && !published {
                 Counter(label: Self.incompletePublicationsMetric, factory: metrics).increment()
                 logger.warning(
                     "discovery incomplete after \(settings.initialWait): publishing what has been reported so far",
                     metadata: ["waiting_for": "\(state.unreported.prefix(10))"])
             }
             if becameComplete && published { logger.info("discovery complete: every provider has reported") }
-            complete = complete || state.ready
+            complete = complete || ready
             var next = state.takeDelta(full: !published)
             if next == nil, becameComplete { next = DiscoveryDelta(full: false, jobs: nil, upserted: [:], removed: [], discovered: [:]) }
             if var delta = next {
@@ -298,12 +299,7 @@ struct DiscoveryState {
     }
 
     /// The job set is known and every provider of every job has reported once.
-    var ready: Bool {
-        hasJobs && definitions.allSatisfy { definition in
-            guard let job = jobs[definition.name] else { return true }
-            return definition.providerNames.allSatisfy(job.reported.contains)
-        }
-    }
+    var ready: Bool { hasJobs && unreported.isEmpty }
 
     /// `job/provider` of the providers that have not reported yet.
     var unreported: [String] {
