@@ -300,16 +300,6 @@ struct SegmentedList: Sendable {
         return out
     }
 
-    /// The uncompressed answer, inflated from the segments.
-    func identityBody() -> ByteBuffer {
-        var out = ByteBuffer()
-        out.reserveCapacity(identitySize)
-        out.writeBytes(Self.open)
-        for segment in segments { out.writeBytes(Self.inflateRaw(segment.deflated, size: segment.size)) }
-        out.writeBytes(Self.close)
-        return out
-    }
-
     /// A hash of the content (the same for the same groups on every replica).
     var contentHash: UInt64 {
         var bytes: [UInt8] = []
