@@ -242,8 +242,10 @@ struct SegmentedList: Sendable {
                 return outBuf.count - Int(stream.avail_out)
             }
         }
-        output.removeLast(output.count - produced)
-        return output
+        // A copy of the exact size: the output buffer has room for the worst case (about the
+        // input's size), and a segment kept with that capacity would hold as much memory as
+        // its uncompressed groups.
+        return Array(output[..<produced])
     }
 
     static func inflateRaw(_ input: [UInt8], size: Int) -> [UInt8] {
