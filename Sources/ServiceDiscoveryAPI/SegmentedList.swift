@@ -1,5 +1,8 @@
 import CZlib
-import NIOCore
+@_spi(CustomByteBufferAllocator) import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The targets of one answer (one job and collector), kept the way they are served: a sorted
 /// list of rendered HTTP SD groups, stored deflated in segments.
@@ -199,8 +202,16 @@ struct SegmentedList: Sendable {
             raw += g
         }
         return Segment(
-            lengths: groups.map { UInt32($0.count) }, first: groups.first ?? [], deflated: deflate(raw, finish: false), size: raw.count,
+            lengths: groups.map { UInt32($0.count) }, first: groups.first.map(Self.exactCopy) ?? [], deflated: deflate(raw, finish: false), size: raw.count,
             crc: crc32(raw), crcOp: CZlib.crc32_combine_gen(off_t(raw.count)), hash: TargetFingerprint.of(job: "", group: raw), endsByContent: endsByContent, leadingComma: !startsList)
+    }
+
+    /// A copy with no spare capacity: a rendered group grew by appending (up to twice its size),
+    /// and a segment keeps its first group for as long as the segment lives.
+    static func exactCopy(_ bytes: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            count = buffer.initialize(from: bytes).1
+        }
     }
 
     /// The segment's groups; only the last can end a segment by its hash, and does when the
@@ -283,8 +294,11 @@ struct SegmentedList: Sendable {
     /// is the same bytes on every replica.
     func gzipBody() -> ByteBuffer {
         let total = segments.reduce(Self.openDeflated.count + Self.closeDeflated.count + 18) { $0 + $1.deflated.count }
-        var out = ByteBuffer()
-        out.reserveCapacity(total)
+        // Exactly `total` bytes: ByteBuffer rounds its own allocations up to a power of two
+        // (on average a third more than the answer), and every answer is kept for the
+        // generation. The default allocator frees with `free`, so malloc'd memory is its kind.
+        guard let memory = malloc(total) else { fatalError("out of memory for a \(total)-byte answer") }
+        var out = ByteBuffer(takingOwnershipOf: UnsafeMutableRawBufferPointer(start: memory, count: total), allocator: ByteBufferAllocator(), writerIndex: 0)
         out.writeBytes([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])
         out.writeBytes(Self.openDeflated)
         var crc = UInt(CZlib.crc32(0, nil, 0))

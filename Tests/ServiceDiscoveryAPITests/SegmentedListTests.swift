@@ -109,7 +109,15 @@ import TestSupport
         for segment in list.segments {
             // Capacity may round up to the allocator's size class; never to the input's size.
             #expect(segment.deflated.capacity < segment.deflated.count + 64, "\(segment.deflated.capacity) for \(segment.deflated.count) bytes (\(segment.size) uncompressed)")
+            #expect(segment.first.capacity < segment.first.count + 64)
         }
+    }
+
+    /// The gzip answer, kept for a generation, is allocated at its size (not the next power of two).
+    @Test func gzipAnswerHasNoSpareCapacity() {
+        let list = SegmentedList(sorted: (0..<3000).map { Self.group($0) }.sorted { $0.lexicographicallyPrecedes($1) })
+        let body = list.gzipBody()
+        #expect(body.capacity - body.readableBytes < 64, "\(body.capacity) for \(body.readableBytes) bytes")
     }
 
     /// The real gzip program reads the answer too.
