@@ -35,6 +35,31 @@ extension String {
         }
     }
 
+    /// Byte-wise (UTF-8) three-way comparison: negative, zero or positive as `self` sorts before,
+    /// equal to or after `other`. One pass where a merge would otherwise ask `bytesPrecede` and
+    /// `bytesEqual` in turn.
+    @inlinable
+    public func bytesCompare(_ other: String) -> Int {
+        withBytes { a in
+            other.withBytes { b in
+                let n = min(a.count, b.count)
+                let c = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
+                return c != 0 ? Int(c) : a.count - b.count
+            }
+        }
+    }
+
+    /// True when the UTF-8 bytes begin with `prefix`'s: one `memcmp`, where `utf8.starts(with:)`
+    /// walks both sequences through the generic collection path.
+    @inlinable
+    public func bytesHavePrefix(_ prefix: String) -> Bool {
+        withBytes { a in
+            prefix.withBytes { p in
+                a.count >= p.count && (p.isEmpty || memcmp(a.baseAddress!, p.baseAddress!, p.count) == 0)
+            }
+        }
+    }
+
     /// Feeds the UTF-8 bytes (and their count, so that a sequence of strings hashes unambiguously).
     @inlinable
     public func hashBytes(into hasher: inout Hasher) {

@@ -54,9 +54,17 @@ public struct LabelBuilder: Sendable {
         self.base = ls
     }
 
+    /// Labels already sorted by name bytes with unique names (the caller merged them so):
+    /// skips the order check and duplicate pass; empty values are still dropped.
+    public init(sortedUnique labels: [Label]) {
+        var ls = labels
+        if ls.contains(where: { $0.value.isEmpty }) { ls.removeAll { $0.value.isEmpty } }
+        self.base = ls
+    }
+
     /// Stable sort by name bytes: in place by insertion for the usual few dozen labels (no
     /// allocation, and half the time of sorting index/label pairs), else by sorting indices.
-    static func stableSort(_ ls: inout [Label]) {
+    public static func stableSort(_ ls: inout [Label]) {
         if ls.count <= 48 {
             // Through the buffer: array subscripts would retain and release both names per compare.
             ls.withUnsafeMutableBufferPointer { p in

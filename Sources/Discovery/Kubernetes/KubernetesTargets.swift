@@ -107,16 +107,16 @@ public enum KubernetesTargets {
         let port = node.status?.daemonEndpoints?.kubeletEndpoint?.port ?? 0
         var target = ["__address__": joinHostPort(chosen, String(port)), "instance": node.name]
         for type in typeOrder {
-            target[sanitize(prefix + "node_address_" + type)] = byType[type]![0]
+            target[sanitize("__meta_kubernetes_node_address_" + type)] = byType[type]![0]
         }
         group.targets = [target]
         return group
     }
 
     static func nodeLabels(_ node: Node) -> [String: String] {
-        var labels: [String: String] = [prefix + "node_provider_id": node.spec?.providerID ?? ""]
+        var labels: [String: String] = ["__meta_kubernetes_node_provider_id": node.spec?.providerID ?? ""]
         for c in node.status?.conditions ?? [] {
-            labels[prefix + "node_condition_" + sanitize(c.type.lowercased())] = c.status.lowercased()
+            labels["__meta_kubernetes_node_condition_" + sanitize(c.type.lowercased())] = c.status.lowercased()
         }
         addObjectMeta(&labels, node.metadata, role: "node")
         return labels
@@ -134,19 +134,19 @@ public enum KubernetesTargets {
             let number = String(port.port)
             var target = [
                 "__address__": joinHostPort("\(service.name).\(ns).svc", number),
-                prefix + "service_port_name": port.name ?? "",
-                prefix + "service_port_number": number,
-                prefix + "service_port_protocol": port.protocol ?? "",
-                prefix + "service_type": type,
+                "__meta_kubernetes_service_port_name": port.name ?? "",
+                "__meta_kubernetes_service_port_number": number,
+                "__meta_kubernetes_service_port_protocol": port.protocol ?? "",
+                "__meta_kubernetes_service_type": type,
             ]
             if type == "ExternalName" {
-                target[prefix + "service_external_name"] = service.spec?.externalName ?? ""
+                target["__meta_kubernetes_service_external_name"] = service.spec?.externalName ?? ""
             } else {
-                target[prefix + "service_cluster_ip"] = service.spec?.clusterIP ?? ""
+                target["__meta_kubernetes_service_cluster_ip"] = service.spec?.clusterIP ?? ""
             }
             if type == "LoadBalancer" {
                 let ips = (service.status?.loadBalancer?.ingress ?? []).compactMap { $0.ip.flatMap { $0.isEmpty ? nil : $0 } }
-                target[prefix + "service_loadbalancer_ip"] = ips.isEmpty ? (service.spec?.loadBalancerIP ?? "") : ips.joined(separator: ",")
+                target["__meta_kubernetes_service_loadbalancer_ip"] = ips.isEmpty ? (service.spec?.loadBalancerIP ?? "") : ips.joined(separator: ",")
             }
             group.targets.append(target)
         }
@@ -182,10 +182,10 @@ public enum KubernetesTargets {
             let statuses = (isInit ? pod.status?.initContainerStatuses : pod.status?.containerStatuses) ?? []
             let id = statuses.first { $0.name == container.name }?.containerID ?? ""
             let base = [
-                prefix + "pod_container_name": container.name,
-                prefix + "pod_container_id": id,
-                prefix + "pod_container_image": container.image ?? "",
-                prefix + "pod_container_init": isInit ? "true" : "false",
+                "__meta_kubernetes_pod_container_name": container.name,
+                "__meta_kubernetes_pod_container_id": id,
+                "__meta_kubernetes_pod_container_image": container.image ?? "",
+                "__meta_kubernetes_pod_container_init": isInit ? "true" : "false",
             ]
             guard let ports = container.ports, !ports.isEmpty else {
                 group.targets.append(base.merging(["__address__": ip]) { _, new in new })
@@ -195,9 +195,9 @@ public enum KubernetesTargets {
                 var target = base
                 let number = String(port.containerPort)
                 target["__address__"] = joinHostPort(ip, number)
-                target[prefix + "pod_container_port_number"] = number
-                target[prefix + "pod_container_port_name"] = port.name ?? ""
-                target[prefix + "pod_container_port_protocol"] = port.protocol ?? ""
+                target["__meta_kubernetes_pod_container_port_number"] = number
+                target["__meta_kubernetes_pod_container_port_name"] = port.name ?? ""
+                target["__meta_kubernetes_pod_container_port_protocol"] = port.protocol ?? ""
                 group.targets.append(target)
             }
         }
@@ -212,27 +212,27 @@ public enum KubernetesTargets {
     /// The pod labels shared by the pod, endpoints and endpointslice roles (no namespace).
     static func podLabels(_ pod: Pod, attach: AttachMetadata, lookup: KubernetesLookup) -> [String: String] {
         var labels = [
-            prefix + "pod_ip": pod.status?.podIP ?? "",
-            prefix + "pod_ready": podReady(pod),
-            prefix + "pod_phase": pod.status?.phase ?? "",
-            prefix + "pod_node_name": pod.spec?.nodeName ?? "",
-            prefix + "pod_host_ip": pod.status?.hostIP ?? "",
-            prefix + "pod_uid": pod.metadata.uid ?? "",
+            "__meta_kubernetes_pod_ip": pod.status?.podIP ?? "",
+            "__meta_kubernetes_pod_ready": podReady(pod),
+            "__meta_kubernetes_pod_phase": pod.status?.phase ?? "",
+            "__meta_kubernetes_pod_node_name": pod.spec?.nodeName ?? "",
+            "__meta_kubernetes_pod_host_ip": pod.status?.hostIP ?? "",
+            "__meta_kubernetes_pod_uid": pod.metadata.uid ?? "",
         ]
         addObjectMeta(&labels, pod.metadata, role: "pod")
         guard let owner = controller(of: pod.metadata) else { return labels }
-        if !owner.kind.isEmpty { labels[prefix + "pod_controller_kind"] = owner.kind }
-        if !owner.name.isEmpty { labels[prefix + "pod_controller_name"] = owner.name }
+        if !owner.kind.isEmpty { labels["__meta_kubernetes_pod_controller_kind"] = owner.kind }
+        if !owner.name.isEmpty { labels["__meta_kubernetes_pod_controller_name"] = owner.name }
         let ns = pod.namespace ?? ""
         switch owner.kind {
         case "ReplicaSet":
             if attach.deployment, let rs = lookup.replicaSet(ns, owner.name), let top = controller(of: rs.metadata), top.kind == "Deployment" {
-                labels[prefix + "pod_deployment_name"] = top.name
+                labels["__meta_kubernetes_pod_deployment_name"] = top.name
             }
         case "Job":
-            if attach.job { labels[prefix + "pod_job_name"] = owner.name }
+            if attach.job { labels["__meta_kubernetes_pod_job_name"] = owner.name }
             if attach.cronjob, let job = lookup.job(ns, owner.name), let top = controller(of: job.metadata), top.kind == "CronJob" {
-                labels[prefix + "pod_cronjob_name"] = top.name
+                labels["__meta_kubernetes_pod_cronjob_name"] = top.name
             }
         default: break
         }
@@ -262,16 +262,16 @@ public enum KubernetesTargets {
         func add(_ address: Endpoints.Address, _ port: Endpoints.Port, ready: String) {
             var target = [
                 "__address__": joinHostPort(address.ip, String(port.port)),
-                prefix + "endpoint_port_name": port.name ?? "",
-                prefix + "endpoint_port_protocol": port.protocol ?? "",
-                prefix + "endpoint_ready": ready,
+                "__meta_kubernetes_endpoint_port_name": port.name ?? "",
+                "__meta_kubernetes_endpoint_port_protocol": port.protocol ?? "",
+                "__meta_kubernetes_endpoint_ready": ready,
             ]
             if let ref = address.targetRef {
-                target[prefix + "endpoint_address_target_kind"] = ref.kind ?? ""
-                target[prefix + "endpoint_address_target_name"] = ref.name ?? ""
+                target["__meta_kubernetes_endpoint_address_target_kind"] = ref.kind ?? ""
+                target["__meta_kubernetes_endpoint_address_target_name"] = ref.name ?? ""
             }
-            if let nodeName = address.nodeName { target[prefix + "endpoint_node_name"] = nodeName }
-            if let hostname = address.hostname, !hostname.isEmpty { target[prefix + "endpoint_hostname"] = hostname }
+            if let nodeName = address.nodeName { target["__meta_kubernetes_endpoint_node_name"] = nodeName }
+            if let hostname = address.hostname, !hostname.isEmpty { target["__meta_kubernetes_endpoint_hostname"] = hostname }
             if attach.node {
                 if let nodeName = address.nodeName {
                     addNodeLabels(&target, nodeName, lookup)
@@ -287,12 +287,12 @@ public enum KubernetesTargets {
             target.merge(podLabels(pod, attach: attach, lookup: lookup)) { _, new in new }
             for (container, isInit) in containers(of: pod) {
                 for cport in container.ports ?? [] where cport.containerPort == port.port {
-                    target[prefix + "pod_container_name"] = container.name
-                    target[prefix + "pod_container_image"] = container.image ?? ""
-                    target[prefix + "pod_container_port_name"] = cport.name ?? ""
-                    target[prefix + "pod_container_port_number"] = String(port.port)
-                    target[prefix + "pod_container_port_protocol"] = port.protocol ?? ""
-                    target[prefix + "pod_container_init"] = isInit ? "true" : "false"
+                    target["__meta_kubernetes_pod_container_name"] = container.name
+                    target["__meta_kubernetes_pod_container_image"] = container.image ?? ""
+                    target["__meta_kubernetes_pod_container_port_name"] = cport.name ?? ""
+                    target["__meta_kubernetes_pod_container_port_number"] = String(port.port)
+                    target["__meta_kubernetes_pod_container_port_protocol"] = port.protocol ?? ""
+                    target["__meta_kubernetes_pod_container_init"] = isInit ? "true" : "false"
                     break
                 }
             }
@@ -313,7 +313,7 @@ public enum KubernetesTargets {
     public static func endpointSlice(_ slice: EndpointSlice, attach: AttachMetadata = .init(), lookup: KubernetesLookup = .init()) -> TargetGroup {
         let ns = slice.namespace ?? ""
         var group = TargetGroup(source: "endpointslice/\(ns)/\(slice.name)")
-        group.labels = [namespaceLabel: ns, prefix + "endpointslice_address_type": slice.addressType]
+        group.labels = [namespaceLabel: ns, "__meta_kubernetes_endpointslice_address_type": slice.addressType]
         addObjectMeta(&group.labels, slice.metadata, role: "endpointslice")
         var service: Service?
         if let name = slice.metadata.labels?["kubernetes.io/service-name"], let s = lookup.service(ns, name) {
@@ -326,26 +326,26 @@ public enum KubernetesTargets {
         var pods = SeenPods()
         func add(_ address: String, _ endpoint: EndpointSlice.Endpoint, _ port: EndpointSlice.Port) {
             var target = ["__address__": port.port.map { joinHostPort(address, String($0)) } ?? address]
-            if let name = port.name { target[prefix + "endpointslice_port_name"] = name }
-            if let proto = port.protocol { target[prefix + "endpointslice_port_protocol"] = proto }
-            if let number = port.port { target[prefix + "endpointslice_port"] = String(number) }
-            if let app = port.appProtocol { target[prefix + "endpointslice_port_app_protocol"] = app }
-            if let ready = endpoint.conditions?.ready { target[prefix + "endpointslice_endpoint_conditions_ready"] = String(ready) }
-            if let serving = endpoint.conditions?.serving { target[prefix + "endpointslice_endpoint_conditions_serving"] = String(serving) }
+            if let name = port.name { target["__meta_kubernetes_endpointslice_port_name"] = name }
+            if let proto = port.protocol { target["__meta_kubernetes_endpointslice_port_protocol"] = proto }
+            if let number = port.port { target["__meta_kubernetes_endpointslice_port"] = String(number) }
+            if let app = port.appProtocol { target["__meta_kubernetes_endpointslice_port_app_protocol"] = app }
+            if let ready = endpoint.conditions?.ready { target["__meta_kubernetes_endpointslice_endpoint_conditions_ready"] = String(ready) }
+            if let serving = endpoint.conditions?.serving { target["__meta_kubernetes_endpointslice_endpoint_conditions_serving"] = String(serving) }
             if let terminating = endpoint.conditions?.terminating {
-                target[prefix + "endpointslice_endpoint_conditions_terminating"] = String(terminating)
+                target["__meta_kubernetes_endpointslice_endpoint_conditions_terminating"] = String(terminating)
             }
-            if let hostname = endpoint.hostname { target[prefix + "endpointslice_endpoint_hostname"] = hostname }
+            if let hostname = endpoint.hostname { target["__meta_kubernetes_endpointslice_endpoint_hostname"] = hostname }
             if let ref = endpoint.targetRef {
-                target[prefix + "endpointslice_address_target_kind"] = ref.kind ?? ""
-                target[prefix + "endpointslice_address_target_name"] = ref.name ?? ""
+                target["__meta_kubernetes_endpointslice_address_target_kind"] = ref.kind ?? ""
+                target["__meta_kubernetes_endpointslice_address_target_name"] = ref.name ?? ""
             }
-            if let nodeName = endpoint.nodeName { target[prefix + "endpointslice_endpoint_node_name"] = nodeName }
-            if let zone = endpoint.zone { target[prefix + "endpointslice_endpoint_zone"] = zone }
+            if let nodeName = endpoint.nodeName { target["__meta_kubernetes_endpointslice_endpoint_node_name"] = nodeName }
+            if let zone = endpoint.zone { target["__meta_kubernetes_endpointslice_endpoint_zone"] = zone }
             for (key, value) in endpoint.deprecatedTopology ?? [:] {
                 let name = sanitize(key)
-                target[prefix + "endpointslice_endpoint_topology_" + name] = value
-                target[prefix + "endpointslice_endpoint_topology_present_" + name] = "true"
+                target["__meta_kubernetes_endpointslice_endpoint_topology_" + name] = value
+                target["__meta_kubernetes_endpointslice_endpoint_topology_present_" + name] = "true"
             }
             if attach.node {
                 if let ref = endpoint.targetRef, ref.kind == "Node" {
@@ -363,12 +363,12 @@ public enum KubernetesTargets {
             if let number = port.port {
                 for (container, isInit) in containers(of: pod) {
                     for cport in container.ports ?? [] where cport.containerPort == number {
-                        target[prefix + "pod_container_name"] = container.name
-                        target[prefix + "pod_container_image"] = container.image ?? ""
-                        target[prefix + "pod_container_port_name"] = cport.name ?? ""
-                        target[prefix + "pod_container_port_number"] = String(number)
-                        target[prefix + "pod_container_port_protocol"] = cport.protocol ?? ""
-                        target[prefix + "pod_container_init"] = isInit ? "true" : "false"
+                        target["__meta_kubernetes_pod_container_name"] = container.name
+                        target["__meta_kubernetes_pod_container_image"] = container.image ?? ""
+                        target["__meta_kubernetes_pod_container_port_name"] = cport.name ?? ""
+                        target["__meta_kubernetes_pod_container_port_number"] = String(number)
+                        target["__meta_kubernetes_pod_container_port_protocol"] = cport.protocol ?? ""
+                        target["__meta_kubernetes_pod_container_init"] = isInit ? "true" : "false"
                         break
                     }
                 }
@@ -419,12 +419,12 @@ public enum KubernetesTargets {
                         let number = String(cport.containerPort)
                         var target = [
                             "__address__": joinHostPort(ip, number),
-                            prefix + "pod_container_name": container.name,
-                            prefix + "pod_container_image": container.image ?? "",
-                            prefix + "pod_container_port_name": cport.name ?? "",
-                            prefix + "pod_container_port_number": number,
-                            prefix + "pod_container_port_protocol": cport.protocol ?? "",
-                            prefix + "pod_container_init": isInit ? "true" : "false",
+                            "__meta_kubernetes_pod_container_name": container.name,
+                            "__meta_kubernetes_pod_container_image": container.image ?? "",
+                            "__meta_kubernetes_pod_container_port_name": cport.name ?? "",
+                            "__meta_kubernetes_pod_container_port_number": number,
+                            "__meta_kubernetes_pod_container_port_protocol": cport.protocol ?? "",
+                            "__meta_kubernetes_pod_container_init": isInit ? "true" : "false",
                         ]
                         target.merge(podLabels) { _, new in new }
                         out.append(target)
@@ -443,20 +443,65 @@ public enum KubernetesTargets {
     // MARK: - shared label helpers
 
     static func addObjectMeta(_ labels: inout [String: String], _ meta: ObjectMeta, role: String) {
-        labels[prefix + role + "_name"] = meta.name ?? ""
-        addLabelsAndAnnotations(&labels, meta, resource: role)
+        let names = MetaNames.of(role)
+        labels[names.name] = meta.name ?? ""
+        add(&labels, meta, names)
     }
 
     static func addLabelsAndAnnotations(_ labels: inout [String: String], _ meta: ObjectMeta, resource: String) {
+        add(&labels, meta, MetaNames.of(resource))
+    }
+
+    private static func add(_ labels: inout [String: String], _ meta: ObjectMeta, _ names: MetaNames) {
         for (key, value) in meta.labels ?? [:] {
             let name = sanitize(key)
-            labels[prefix + resource + "_label_" + name] = value
-            labels[prefix + resource + "_labelpresent_" + name] = "true"
+            labels[names.label + name] = value
+            labels[names.labelPresent + name] = "true"
         }
         for (key, value) in meta.annotations ?? [:] {
             let name = sanitize(key)
-            labels[prefix + resource + "_annotation_" + name] = value
-            labels[prefix + resource + "_annotationpresent_" + name] = "true"
+            labels[names.annotation + name] = value
+            labels[names.annotationPresent + name] = "true"
+        }
+    }
+
+    /// The label name prefixes of one resource's metadata, made once per resource rather than
+    /// concatenated afresh for every label of every object.
+    struct MetaNames {
+        let name: String
+        let label: String
+        let labelPresent: String
+        let annotation: String
+        let annotationPresent: String
+
+        init(_ resource: String) {
+            let base = "__meta_kubernetes_" + resource
+            name = base + "_name"
+            label = base + "_label_"
+            labelPresent = base + "_labelpresent_"
+            annotation = base + "_annotation_"
+            annotationPresent = base + "_annotationpresent_"
+        }
+
+        static let pod = MetaNames("pod")
+        static let node = MetaNames("node")
+        static let service = MetaNames("service")
+        static let namespace = MetaNames("namespace")
+        static let endpoints = MetaNames("endpoints")
+        static let endpointslice = MetaNames("endpointslice")
+        static let ingress = MetaNames("ingress")
+
+        static func of(_ resource: String) -> MetaNames {
+            switch resource {
+            case "pod": pod
+            case "node": node
+            case "service": service
+            case "namespace": namespace
+            case "endpoints": endpoints
+            case "endpointslice": endpointslice
+            case "ingress": ingress
+            default: MetaNames(resource)
+            }
         }
     }
 
@@ -473,14 +518,32 @@ public enum KubernetesTargets {
     /// Replaces every Unicode scalar outside `[a-zA-Z0-9_]` with `_` (Prometheus's
     /// `strutil.SanitizeLabelName`, which works per rune).
     public static func sanitize(_ name: String) -> String {
+        // Most names (`app`, `tier`) need nothing and the rest are mostly ASCII (`prometheus.io/port`):
+        // both without decoding scalars.
+        var ascii = true
+        var clean = true
+        for b in name.utf8 {
+            if b >= 0x80 {
+                ascii = false
+                clean = false
+                break
+            }
+            if !isWordByte(b) { clean = false }
+        }
+        if clean { return name }
+        if ascii { return String(decoding: name.utf8.map { isWordByte($0) ? $0 : 0x5F }, as: UTF8.self) }
         var out = String.UnicodeScalarView()
         for s in name.unicodeScalars {
-            switch s.value {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F: out.append(s)
-            default: out.append("_")
-            }
+            out.append(s.isASCII && isWordByte(UInt8(s.value)) ? s : "_")
         }
         return String(out)
+    }
+
+    private static func isWordByte(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F: true
+        default: false
+        }
     }
 
     /// Go's `net.JoinHostPort`: brackets hosts that contain a colon (IPv6).

@@ -101,14 +101,53 @@ public struct JobTargetBuilder: Sendable {
     func targets(of group: TargetGroup, names: inout NameInterner) -> (targets: [ProcessedTarget], discovered: Int) {
         var result: [ProcessedTarget] = []
         result.reserveCapacity(group.targets.count)
+        // The group's labels are sorted once and overlaid with each target's own by one merge:
+        // no dictionary copied and rehashed per target, and names compared as bytes throughout.
+        let shared = Self.sorted(group.labels, names: &names)
         for own in group.targets {
-            var merged = group.labels
-            for (k, v) in own { merged[k] = v }
-            var labels = merged.map { Label(name: names.intern($0.key), value: $0.value) }
-            labels.sort { $0.name.bytesPrecede($1.name) }
+            let labels = Self.overlay(shared, Self.sorted(own, names: &names))
             if let target = process(labels) { result.append(target) }
         }
         return (result, group.targets.count)
+    }
+
+    /// A label dictionary as labels sorted by name bytes, names shared through `names`.
+    static func sorted(_ labels: [String: String], names: inout NameInterner) -> [Label] {
+        var out: [Label] = []
+        out.reserveCapacity(labels.count)
+        for (name, value) in labels { out.append(Label(name: names.intern(name), value: value)) }
+        LabelBuilder.stableSort(&out)
+        return out
+    }
+
+    /// `shared` overlaid with `own` (each sorted by name bytes, names unique): one linear merge,
+    /// `own`'s value winning on a name both have, as Prometheus merges a group's labels into
+    /// its targets'.
+    static func overlay(_ shared: [Label], _ own: [Label]) -> [Label] {
+        if own.isEmpty { return shared }
+        if shared.isEmpty { return own }
+        var out: [Label] = []
+        out.reserveCapacity(shared.count + own.count)
+        shared.withUnsafeBufferPointer { s in
+            own.withUnsafeBufferPointer { o in
+                var i = 0
+                var j = 0
+                while i < s.count && j < o.count {
+                    let c = s[i].name.bytesCompare(o[j].name)
+                    if c < 0 {
+                        out.append(s[i])
+                        i += 1
+                    } else {
+                        out.append(o[j])
+                        j += 1
+                        if c == 0 { i += 1 }
+                    }
+                }
+                out.append(contentsOf: s[i...])
+                out.append(contentsOf: o[j...])
+            }
+        }
+        return out
     }
 
     /// The targets of `groups`, in group order: the upstream allocator's view of a whole job.
@@ -123,20 +162,20 @@ public struct JobTargetBuilder: Sendable {
         return (result, dropped)
     }
 
-    /// One target from its merged labels (sorted by name bytes); nil when the filter drops it.
+    /// One target from its merged labels (sorted by name bytes, names unique); nil when the
+    /// filter drops it.
     func process(_ labels: [Label]) -> ProcessedTarget? {
         let served = Labels(presorted: labels.map { ($0.name, $0.value) })
-        guard let rules else {
-            guard !labels.lazy.filter({ $0.name == "__address__" }).allSatisfy({ $0.value.isEmpty }) else { return nil }
-            var builder = LabelBuilder(labels)
-            for (name, value) in seeds where builder.get(name).isEmpty { builder.set(name, value) }
-            // Unfiltered, the identity is the discovered labels (upstream hashes them unseeded).
-            return ProcessedTarget(id: identity(labels), key: placementKey(builder), labels: served)
-        }
-        var builder = LabelBuilder(labels)
+        var builder = LabelBuilder(sortedUnique: labels)
         for (name, value) in seeds where builder.get(name).isEmpty { builder.set(name, value) }
+        guard let rules else {
+            guard !Self.value(labels, "__address__").isEmpty else { return nil }
+            // Unfiltered, the identity is the discovered labels (upstream hashes them unseeded).
+            return ProcessedTarget(id: identity(labels), key: placementKey(builder.labels()), labels: served)
+        }
         guard Relabeler.process(&builder, rules: rules), !builder.get("__address__").isEmpty else { return nil }
-        return ProcessedTarget(id: identity(builder.labels()), key: placementKey(builder), labels: served)
+        let relabeled = builder.labels()
+        return ProcessedTarget(id: identity(relabeled), key: placementKey(relabeled), labels: served)
     }
 
     /// xxHash64 of the job, then each non-empty label but `__meta_*` (sorted by name bytes):
@@ -146,7 +185,7 @@ public struct JobTargetBuilder: Sendable {
         bytes.reserveCapacity(512)
         bytes.append(contentsOf: job.utf8)
         bytes.append(0xFF)
-        for label in sorted where !label.value.isEmpty && !label.name.utf8.starts(with: Self.meta) {
+        for label in sorted where !label.value.isEmpty && !label.name.bytesHavePrefix("__meta_") {
             bytes.append(contentsOf: label.name.utf8)
             bytes.append(0xFF)
             bytes.append(contentsOf: label.value.utf8)
@@ -155,18 +194,16 @@ public struct JobTargetBuilder: Sendable {
         return TargetID(rawValue: AllocationKey.of(bytes: bytes))
     }
 
-    private static let meta = Array("__meta_".utf8)
-    private static let param = Array("__param_".utf8)
-
-    /// The job and the scrape URL's parts after relabeling, each followed by 0xFF.
-    func placementKey(_ builder: LabelBuilder) -> UInt64 {
+    /// The job and the scrape URL's parts after relabeling (`labels` sorted by name bytes),
+    /// each followed by 0xFF.
+    func placementKey(_ labels: [Label]) -> UInt64 {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(128)
-        for part in [job, builder.get("__scheme__"), builder.get("__address__"), builder.get("__metrics_path__")] {
+        for part in [job, Self.value(labels, "__scheme__"), Self.value(labels, "__address__"), Self.value(labels, "__metrics_path__")] {
             bytes.append(contentsOf: part.utf8)
             bytes.append(0xFF)
         }
-        for label in builder.labels() where label.name.utf8.starts(with: Self.param) {
+        for label in labels where label.name.bytesHavePrefix("__param_") {
             bytes.append(contentsOf: label.name.utf8)
             bytes.append(0xFF)
             bytes.append(contentsOf: label.value.utf8)
@@ -174,5 +211,15 @@ public struct JobTargetBuilder: Sendable {
         }
         return AllocationKey.of(bytes: bytes)
     }
-}
 
+    /// The value of `name` in labels sorted by name bytes, or "" when absent.
+    static func value(_ labels: [Label], _ name: String) -> String {
+        var lo = 0
+        var hi = labels.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if labels[mid].name.bytesPrecede(name) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < labels.count && labels[lo].name.bytesEqual(name) ? labels[lo].value : ""
+    }
+}
