@@ -211,7 +211,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // jemalloc as the process's allocator: glibc's arenas kept the leader's freed heap
+            // fragmented (1.2 GB resident for ~0.7 GB live at 100k pods); jemalloc held 0.85 GB.
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(

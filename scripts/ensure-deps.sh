@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the demo or the tests need, when missing.
-#   scripts/ensure-deps.sh build   libnghttp2 headers, zlib (gzip), c-ares (DNS SD), RE2 (relabel regexes)
+#   scripts/ensure-deps.sh build   libnghttp2 headers, zlib (gzip), c-ares (DNS SD), RE2 (relabel regexes), jemalloc
 #   scripts/ensure-deps.sh test    + the real clients, peers and browser the tests drive
 set -euo pipefail
 what="${1:-build}"
-packages=(libnghttp2-dev zlib1g-dev libc-ares-dev libre2-dev pkg-config)
+packages=(libnghttp2-dev zlib1g-dev libc-ares-dev libre2-dev libjemalloc-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(curl nghttp2-client openssl prometheus)
   # The browser test renders the / page in Debian's headless Chromium.
