@@ -45,6 +45,26 @@ import Testing
         #expect(empty.items.isEmpty)
     }
 
+    /// The pods of one list page share one copy of each long label and annotation key (an
+    /// informer keeps every pod), and keys stay exactly the bytes given.
+    @Test func longMapKeysAreSharedWithinAPage() throws {
+        func pod(_ i: Int) -> String {
+            #"{"metadata":{"name":"p\#(i)","labels":{"app.kubernetes.io/name":"v\#(i)","pod-template-hash":"h"},"annotations":{"prometheus.io/scrape":"true","cafe\#u{301}/key-longer":"x"}}}"#
+        }
+        let list = data(#"{"metadata":{"resourceVersion":"1"},"items":["# + (0..<40).map(pod).joined(separator: ",") + "]}")
+        let page = try #require(list.withUnsafeBytes { JSONReader.list(Pod.self, $0) })
+        #expect(page.items.count == 40)
+        func storage(_ s: String) -> UnsafePointer<UInt8>? { s.utf8.withContiguousStorageIfAvailable { $0.baseAddress } ?? nil }
+        for key in ["app.kubernetes.io/name", "pod-template-hash"] {
+            let copies = Set(page.items.compactMap { $0.metadata.labels?.keys.first { $0 == key } }.map { storage($0) })
+            #expect(copies.count == 1, "\(key): \(copies.count) copies")
+        }
+        for item in page.items {
+            let keys = Set((item.metadata.annotations ?? [:]).keys.map { Array($0.utf8) })
+            #expect(keys == [Array("prometheus.io/scrape".utf8), Array("cafe\u{301}/key-longer".utf8)])
+        }
+    }
+
     @Test func whatTheReaderDeclinesIsLeftToJSONDecoder() throws {
         let declined = [
             #"{"type":"ADDED","object":{"metadata":{"name":"\ud83d\ude00"}}}"#,  // surrogate pair

@@ -212,20 +212,25 @@ public final class KubernetesDiscovery: Sendable {
         var digests: [String: GroupDigest] = [:]
         /// Groups computed since the last update whose digest changed.
         var fresh: [String: TargetGroup] = [:]
-        /// Source → the primary collection and object it comes from.
-        var origins: [String: (InformerKey, String)] = [:]
+        /// Source → the primary collection (a position in `plan.primaryKeys`: one of a few, and
+        /// an `InformerKey` inline in every entry cost ~100 B per object) and object it comes from.
+        var origins: [String: (primary: Int, object: String)] = [:]
         var dependencies: [String: Set<KubernetesDependency>] = [:]
         var dependents: [KubernetesDependency: Set<String>] = [:]
         /// Sources changed since the last update (a removed group has no digest).
         var dirty: Set<String> = []
 
+        /// `plan.primaryKeys`, made once.
+        let primaryKeys: [InformerKey]
+
         init(plan: KubernetesPlan) {
             self.plan = plan
+            primaryKeys = plan.primaryKeys
         }
 
         mutating func activate(_ source: InformerSource) {
             active = true
-            for key in plan.primaryKeys {
+            for key in primaryKeys {
                 for object in source.keys(key) { compute(key, object, source) }
             }
             dirty = []
@@ -235,12 +240,12 @@ public final class KubernetesDiscovery: Sendable {
         /// changed object; returns how many groups it computed.
         mutating func recompute(changed: [InformerKey: Set<String>], source: InformerSource) -> Int {
             var todo: [(InformerKey, String)] = []
-            let primary = Set(plan.primaryKeys)
+            let primary = Set(primaryKeys)
             for (key, objects) in changed {
                 if primary.contains(key) { todo += objects.map { (key, $0) } }
                 for object in objects {
                     for dependent in dependents[KubernetesDependency(informer: key, object: object)] ?? [] {
-                        if let origin = origins[dependent] { todo.append(origin) }
+                        if let origin = origins[dependent] { todo.append((primaryKeys[origin.primary], origin.object)) }
                     }
                 }
             }
@@ -265,7 +270,7 @@ public final class KubernetesDiscovery: Sendable {
                 dependencies[name] = found.isEmpty ? nil : found
             }
             // A gone object may still be depended on (its group reappears with it).
-            origins[name] = (key, object)
+            if let primary = primaryKeys.firstIndex(of: key) { origins[name] = (primary, object) }
             let digest = group.map(GroupDigest.init)
             if digest != digests[name] {
                 digests[name] = digest
@@ -305,9 +310,10 @@ public final class KubernetesDiscovery: Sendable {
             for name in digests.keys {
                 if let group = fresh[name] {
                     all.append(group)
-                } else if let (key, object) = origins[name] {
+                } else if let origin = origins[name] {
                     var found = Set<KubernetesDependency>()
-                    if let group = plan.group(primary: key, object: object, in: source, dependencies: &found) { all.append(group) }
+                    let key = primaryKeys[origin.primary]
+                    if let group = plan.group(primary: key, object: origin.object, in: source, dependencies: &found) { all.append(group) }
                 }
             }
             return all.sorted { $0.source.bytesPrecede($1.source) }
