@@ -25,15 +25,7 @@ extension String {
 
     /// Byte-wise (UTF-8) order, which is Go's string order and code point order.
     @inlinable
-    public func bytesPrecede(_ other: String) -> Bool {
-        withBytes { a in
-            other.withBytes { b in
-                let n = min(a.count, b.count)
-                let c = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
-                return c != 0 ? c < 0 : a.count < b.count
-            }
-        }
-    }
+    public func bytesPrecede(_ other: String) -> Bool { bytesCompare(other) < 0 }
 
     /// Byte-wise (UTF-8) three-way comparison: negative, zero or positive as `self` sorts before,
     /// equal to or after `other`. One pass where a merge would otherwise ask `bytesPrecede` and
