@@ -34,8 +34,16 @@ public final class Informer<T: KubernetesObject>: Sendable {
         }
     }
 
+    /// One cached object, boxed: a dictionary keeps its values inline in its buckets, of which
+    /// a quarter to five eighths are empty, and a pod is 288 bytes (100k pods took 80 MB of
+    /// buckets inline, 38 MB boxed).
+    private final class Cached: Sendable {
+        let object: T
+        init(_ object: T) { self.object = object }
+    }
+
     private struct State {
-        var objects: [String: T] = [:]
+        var objects: [String: Cached] = [:]
         var byNamespace: [String: Set<String>] = [:]
         var resourceVersion: String?
         var synced = false
@@ -60,14 +68,14 @@ public final class Informer<T: KubernetesObject>: Sendable {
     // MARK: - reading the cache
 
     public func get(namespace: String? = nil, name: String) -> T? {
-        state.withLockedValue { $0.objects[namespace.map { "\($0)/\(name)" } ?? name] }
+        state.withLockedValue { $0.objects[namespace.map { "\($0)/\(name)" } ?? name]?.object }
     }
 
     /// Every cached object, or those of one namespace (served from the namespace index).
     public func list(namespace: String? = nil) -> [T] {
         state.withLockedValue { s in
-            guard let namespace else { return Array(s.objects.values) }
-            return (s.byNamespace[namespace] ?? []).compactMap { s.objects[$0] }
+            guard let namespace else { return s.objects.values.map(\.object) }
+            return (s.byNamespace[namespace] ?? []).compactMap { s.objects[$0]?.object }
         }
     }
 
@@ -187,12 +195,13 @@ public final class Informer<T: KubernetesObject>: Sendable {
         var emitted: [InformerEvent<T>] = []
         let (subscribers, waiters, feeds) = state.withLockedValue {
             s -> ([AsyncStream<InformerEvent<T>>.Continuation], [CheckedContinuation<Void, Never>], [ChangedKeys]) in
-            var fresh: [String: T] = [:]
+            var fresh: [String: Cached] = [:]
             fresh.reserveCapacity(items.count)
-            for item in items { fresh[item.key] = item }
-            for (key, old) in s.objects where fresh[key] == nil { emitted.append(.deleted(old)) }
-            for (key, new) in fresh {
-                if let old = s.objects[key] {
+            for item in items { fresh[item.key] = Cached(item) }
+            for (key, old) in s.objects where fresh[key] == nil { emitted.append(.deleted(old.object)) }
+            for (key, cached) in fresh {
+                let new = cached.object
+                if let old = s.objects[key]?.object {
                     if old.resourceVersion != new.resourceVersion { emitted.append(.updated(old: old, new: new)) }
                 } else {
                     emitted.append(.added(new))
@@ -200,7 +209,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
             }
             s.objects = fresh
             s.byNamespace = [:]
-            for (key, item) in fresh { s.byNamespace[item.namespace ?? "", default: []].insert(key) }
+            for (key, item) in fresh { s.byNamespace[item.object.namespace ?? "", default: []].insert(key) }
             s.resourceVersion = resourceVersion
             s.relists += 1
             s.synced = true
@@ -226,8 +235,8 @@ public final class Informer<T: KubernetesObject>: Sendable {
             case .added(let o), .modified(let o):
                 let key = o.key
                 // A known key is already indexed (its namespace is part of the key).
-                if let old = s.objects.updateValue(o, forKey: key) {
-                    emitted = .updated(old: old, new: o)
+                if let old = s.objects.updateValue(Cached(o), forKey: key) {
+                    emitted = .updated(old: old.object, new: o)
                 } else {
                     s.byNamespace[o.namespace ?? "", default: []].insert(key)
                     emitted = .added(o)
@@ -235,7 +244,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
             case .deleted(let o):
                 if let old = s.objects.removeValue(forKey: o.key) {
                     s.byNamespace[o.namespace ?? ""]?.remove(o.key)
-                    emitted = .deleted(old)
+                    emitted = .deleted(old.object)
                 }
             case .bookmark:
                 break
