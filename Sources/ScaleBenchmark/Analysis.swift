@@ -43,9 +43,15 @@ struct Analysis {
     }
 
     /// The longest gap between `holder`'s own consecutive Lease writes that overlaps `from...to`.
+    /// A holder that never renewed again after its last write before `to` (it stepped down)
+    /// went without a renewal at least until `to`: that open gap counts too.
     func longestRenewGap(of holder: String, from: Date, to: Date) -> Duration? {
         let own = audit.filter { $0.resource.hasPrefix("leases.") && $0.name == Settings.leaseName && $0.identity == holder && $0.leaseHolder == holder }
-        return zip(own, own.dropFirst()).filter { $0.time < to && $1.time > from }.map { .microseconds($1.unixMicros - $0.unixMicros) }.max()
+        var gaps = zip(own, own.dropFirst()).filter { $0.time < to && $1.time > from }.map { Duration.microseconds($1.unixMicros - $0.unixMicros) }
+        if let last = own.last, last.time < to {
+            gaps.append(.microseconds(Int64(to.timeIntervalSince1970 * 1e6) - last.unixMicros))
+        }
+        return gaps.max()
     }
 
     /// The first manifest write after `time` that committed an epoch after `epoch`, and its version.
