@@ -47,6 +47,27 @@ import Testing
         #expect(metrics.counterTotal(label: "target_allocator_unsupported_sd_configs_total", dimensions: [("job_name", "cloud"), ("mechanism", "ec2")]) == 1)
     }
 
+    /// Two files whose names differ only in Unicode normalization ("café" composed and
+    /// decomposed) are two files to the filesystem and to Prometheus: both groups are served,
+    /// and each target keeps its own file's bytes in `__meta_filepath`.
+    @Test func fileNamesAreBytes() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-bytes-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let composed = dir + "/caf\u{E9}.json"
+        let decomposed = dir + "/cafe\u{301}.json"
+        try Data(#"[{"targets":["a:1"]}]"#.utf8).write(to: URL(fileURLWithPath: composed))
+        try Data(#"[{"targets":["b:2"]}]"#.utf8).write(to: URL(fileURLWithPath: decomposed))
+        let configs = [try JSONValue.parse(#"{"job_name":"files","file_sd_configs":[{"files":["\#(dir)/*.json"]}]}"#)]
+        let result = await Self.run(
+            .init(global: nil, scrapeConfigs: configs, prometheusCR: nil, ownNamespace: "default"), client: nil, metrics: TestMetrics()
+        ) { $0.upserted.count == 2 }
+        let byAddress = Dictionary(uniqueKeysWithValues: (result?.upserted.values ?? [:].values).map { ($0.labels["__address__"] ?? "", $0.labels["__meta_filepath"] ?? "") })
+        #expect(byAddress.keys.sorted() == ["a:1", "b:2"])
+        #expect(byAddress["a:1"].map { Array($0.utf8) } == Array(composed.utf8))
+        #expect(byAddress["b:2"].map { Array($0.utf8) } == Array(decomposed.utf8))
+    }
+
     /// Operator jobs are loaded against the generated `global` (as upstream's watcher loads the
     /// generated configuration), file jobs against the file's: a file-wide `scrape_protocols`
     /// or `sample_limit` does not leak into ServiceMonitor jobs. Untranslatable resources are

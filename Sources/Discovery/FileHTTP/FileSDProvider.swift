@@ -80,41 +80,44 @@ public struct FileSDProvider: Sendable {
     struct ConfigState {
         let config: FileSDConfig
         var files: [String] = []
-        var signatures: [String: FileSignature] = [:]
-        var groupsByFile: [String: [TargetGroup]] = [:]
+        /// Keyed by the path's bytes: two names that differ only in Unicode normalization are
+        /// two files (as the filesystem and Prometheus have them).
+        var signatures: [ByteKey: FileSignature] = [:]
+        var groupsByFile: [ByteKey: [TargetGroup]] = [:]
         var nextPoll = ContinuousClock.now
         var nextRefresh = ContinuousClock.now
 
         init(config: FileSDConfig) { self.config = config }
 
-        var groups: [TargetGroup] { files.flatMap { groupsByFile[$0] ?? [] } }
+        var groups: [TargetGroup] { files.flatMap { groupsByFile[ByteKey($0)] ?? [] } }
 
         mutating func scan(forceRead: Bool, provider: FileSDProvider) {
             var matched: [String] = []
-            var seen = Set<String>()
+            var seen = Set<ByteKey>()
             for pattern in config.files {
-                for file in FileSDProvider.glob(pattern) where seen.insert(file).inserted { matched.append(file) }
+                for file in FileSDProvider.glob(pattern) where seen.insert(ByteKey(file)).inserted { matched.append(file) }
             }
             for file in matched {
+                let key = ByteKey(file)
                 let signature = FileSignature(path: file)
-                if !forceRead, let signature, signatures[file] == signature, groupsByFile[file] != nil { continue }
+                if !forceRead, let signature, signatures[key] == signature, groupsByFile[key] != nil { continue }
                 do {
                     let groups = try FileSDProvider.readFile(file)
-                    groupsByFile[file] = groups
-                    signatures[file] = signature
+                    groupsByFile[key] = groups
+                    signatures[key] = signature
                 } catch {
                     // Keep the last good groups; note the signature so a broken file is not
                     // re-read (and re-logged) until it changes or the refresh interval passes.
-                    if signatures[file] != signature || forceRead {
+                    if signatures[key] != signature || forceRead {
                         provider.readErrors.increment()
                         provider.logger.error("Error reading file", metadata: ["path": .string(file), "err": .string("\(error)")])
                     }
-                    signatures[file] = signature
+                    signatures[key] = signature
                 }
             }
-            for file in files where !seen.contains(file) {
-                groupsByFile[file] = nil
-                signatures[file] = nil
+            for file in files where !seen.contains(ByteKey(file)) {
+                groupsByFile[ByteKey(file)] = nil
+                signatures[ByteKey(file)] = nil
             }
             files = matched
         }

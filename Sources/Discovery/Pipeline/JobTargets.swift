@@ -11,10 +11,11 @@ import Snapshot
 /// is served, the others are counted as duplicates.
 struct JobTargets {
     let builder: JobTargetBuilder
-    /// Each group's kept targets, by `provider \0 source`.
-    private var groups: [String: GroupTargets] = [:]
+    /// Each group's kept targets, by `provider \0 source` (as bytes: two file-SD sources whose
+    /// paths differ only in Unicode normalization are two groups).
+    private var groups: [ByteKey: GroupTargets] = [:]
     /// The group keys each provider currently has (for its complete updates).
-    private var sources: [String: Set<String>] = [:]
+    private var sources: [String: Set<ByteKey>] = [:]
     /// Every candidate of each identity, ordered (group key, position).
     private var candidates: [TargetID: [Candidate]] = [:]
     /// Targets discovered before the filter (upstream's `opentelemetry_allocator_targets`).
@@ -61,8 +62,8 @@ struct JobTargets {
     mutating func apply(_ update: GroupUpdate, names: inout NameInterner, changed: inout Set<TargetID>) {
         if update.complete {
             reported.insert(update.provider)
-            let kept = Set(update.groups.map { Self.key(update.provider, $0.source) })
-            for stale in (sources[update.provider] ?? []).subtracting(kept) { replace(stale, with: nil, changed: &changed) }
+            let kept = Set(update.groups.map { ByteKey(Self.key(update.provider, $0.source)) })
+            for stale in (sources[update.provider] ?? []).subtracting(kept) { replace(stale.string, with: nil, changed: &changed) }
         }
         for group in update.groups {
             let key = Self.key(update.provider, group.source)
@@ -73,9 +74,9 @@ struct JobTargets {
                 replace(key, with: GroupTargets(targets: targets, discovered: count), changed: &changed)
             }
             if group.isEmpty {
-                sources[update.provider]?.remove(key)
+                sources[update.provider]?.remove(ByteKey(key))
             } else {
-                sources[update.provider, default: []].insert(key)
+                sources[update.provider, default: []].insert(ByteKey(key))
             }
         }
     }
@@ -89,7 +90,7 @@ struct JobTargets {
     static func key(_ provider: String, _ source: String) -> String { provider + "\u{0}" + source }
 
     private mutating func replace(_ key: String, with new: GroupTargets?, changed: inout Set<TargetID>) {
-        let old = groups[key]
+        let old = groups[ByteKey(key)]
         if old == nil && new == nil { return }
         if let old, let new, old.discovered == new.discovered, old.targets.count == new.targets.count,
             zip(old.targets, new.targets).allSatisfy({ $0.same(as: $1) })
@@ -98,9 +99,9 @@ struct JobTargets {
         }
         discovered += (new?.discovered ?? 0) - (old?.discovered ?? 0)
         kept += (new?.targets.count ?? 0) - (old?.targets.count ?? 0)
-        groups[key] = new
+        groups[ByteKey(key)] = new
         for (position, target) in (old?.targets ?? []).enumerated() {
-            guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group == key && $0.position == position })
+            guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group.bytesEqual(key) && $0.position == position })
             else { continue }
             list.remove(at: i)
             if i == 0 { changed.insert(target.id) }
