@@ -107,17 +107,7 @@ public struct LabelBuilder: Sendable {
         }
     }
 
-    private func baseIndex(_ name: String) -> Int? {
-        base.withUnsafeBufferPointer { p in
-            var lo = 0
-            var hi = p.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if p[mid].name.bytesPrecede(name) { lo = mid + 1 } else { hi = mid }
-            }
-            return lo < p.count && p[lo].name.bytesEqual(name) ? lo : nil
-        }
-    }
+    private func baseIndex(_ name: String) -> Int? { base.sortedIndex(of: name) }
 
     /// The value of `name`, or "" when absent.
     public func get(_ name: String) -> String {
@@ -179,5 +169,20 @@ public struct LabelBuilder: Sendable {
             j += 1
         }
         return out
+    }
+}
+
+extension Array where Element == Label {
+    /// The position of the label named `name` (bytes) in labels sorted by name bytes, by binary search.
+    public func sortedIndex(of name: String) -> Int? {
+        withUnsafeBufferPointer { p in
+            var lo = 0
+            var hi = p.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if p[mid].name.bytesPrecede(name) { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < p.count && p[lo].name.bytesEqual(name) ? lo : nil
+        }
     }
 }

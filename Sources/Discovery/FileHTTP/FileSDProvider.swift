@@ -115,9 +115,9 @@ public struct FileSDProvider: Sendable {
                     signatures[key] = signature
                 }
             }
-            for file in files where !seen.contains(ByteKey(file)) {
-                groupsByFile[ByteKey(file)] = nil
-                signatures[ByteKey(file)] = nil
+            for key in files.map(ByteKey.init) where !seen.contains(key) {
+                groupsByFile[key] = nil
+                signatures[key] = nil
             }
             files = matched
         }

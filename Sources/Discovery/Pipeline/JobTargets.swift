@@ -31,12 +31,12 @@ struct JobTargets {
     }
 
     struct Candidate {
-        var group: String
+        var group: ByteKey
         var position: Int
         var target: ProcessedTarget
 
         func precedes(_ other: Candidate) -> Bool {
-            !group.bytesEqual(other.group) ? group.bytesPrecede(other.group) : position < other.position
+            group != other.group ? group < other.group : position < other.position
         }
     }
 
@@ -62,8 +62,8 @@ struct JobTargets {
     mutating func apply(_ update: GroupUpdate, names: inout NameInterner, changed: inout Set<TargetID>) {
         if update.complete {
             reported.insert(update.provider)
-            let kept = Set(update.groups.map { ByteKey(Self.key(update.provider, $0.source)) })
-            for stale in (sources[update.provider] ?? []).subtracting(kept) { replace(stale.string, with: nil, changed: &changed) }
+            let kept = Set(update.groups.map { Self.key(update.provider, $0.source) })
+            for stale in (sources[update.provider] ?? []).subtracting(kept) { replace(stale, with: nil, changed: &changed) }
         }
         for group in update.groups {
             let key = Self.key(update.provider, group.source)
@@ -74,9 +74,9 @@ struct JobTargets {
                 replace(key, with: GroupTargets(targets: targets, discovered: count), changed: &changed)
             }
             if group.isEmpty {
-                sources[update.provider]?.remove(ByteKey(key))
+                sources[update.provider]?.remove(key)
             } else {
-                sources[update.provider, default: []].insert(ByteKey(key))
+                sources[update.provider, default: []].insert(key)
             }
         }
     }
@@ -87,10 +87,10 @@ struct JobTargets {
         self = JobTargets(builder: builder)
     }
 
-    static func key(_ provider: String, _ source: String) -> String { provider + "\u{0}" + source }
+    static func key(_ provider: String, _ source: String) -> ByteKey { ByteKey(provider + "\u{0}" + source) }
 
-    private mutating func replace(_ key: String, with new: GroupTargets?, changed: inout Set<TargetID>) {
-        let old = groups[ByteKey(key)]
+    private mutating func replace(_ key: ByteKey, with new: GroupTargets?, changed: inout Set<TargetID>) {
+        let old = groups[key]
         if old == nil && new == nil { return }
         if let old, let new, old.discovered == new.discovered, old.targets.count == new.targets.count,
             zip(old.targets, new.targets).allSatisfy({ $0.same(as: $1) })
@@ -99,9 +99,9 @@ struct JobTargets {
         }
         discovered += (new?.discovered ?? 0) - (old?.discovered ?? 0)
         kept += (new?.targets.count ?? 0) - (old?.targets.count ?? 0)
-        groups[ByteKey(key)] = new
+        groups[key] = new
         for (position, target) in (old?.targets ?? []).enumerated() {
-            guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group.bytesEqual(key) && $0.position == position })
+            guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group == key && $0.position == position })
             else { continue }
             list.remove(at: i)
             if i == 0 { changed.insert(target.id) }

@@ -214,12 +214,6 @@ public struct JobTargetBuilder: Sendable {
 
     /// The value of `name` in labels sorted by name bytes, or "" when absent.
     static func value(_ labels: [Label], _ name: String) -> String {
-        var lo = 0
-        var hi = labels.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if labels[mid].name.bytesPrecede(name) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < labels.count && labels[lo].name.bytesEqual(name) ? labels[lo].value : ""
+        labels.sortedIndex(of: name).map { labels[$0].value } ?? ""
     }
 }

@@ -129,8 +129,8 @@ public struct TargetDiscovery: Sendable {
             if let lastPass {
                 do { try await clock.sleep(until: lastPass + settings.coalesce) } catch { break }
             }
-            lastPass = clock.now
             let processing = clock.now
+            lastPass = processing
             for message in inbox.take() {
                 switch message {
                 case .jobs(let jobs):
