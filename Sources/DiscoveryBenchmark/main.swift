@@ -75,7 +75,9 @@ let body = Data(("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"}
 
 let (list, decode) = try measure { try ObjectList<Pod>.decode(json: body) }
 let (groups, build) = measure { list.items.map { KubernetesTargets.pod($0) } }
-let (processed, relabel) = measure { groups.flatMap { builder.targets(of: $0).targets } }
+// One interner for the job, as the pipeline keeps it.
+var names = NameInterner()
+let (processed, relabel) = measure { groups.flatMap { builder.targets(of: $0, names: &names).targets } }
 let (allocator, allocate) = measure {
     Allocator(
         configuration: AllocatorConfiguration(strategy: .consistentHashing),

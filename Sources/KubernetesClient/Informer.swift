@@ -192,19 +192,29 @@ public final class Informer<T: KubernetesObject>: Sendable {
 
     /// Replaces the cache with a full list, emitting the differences.
     func replace(_ items: [T], resourceVersion: String) {
+        // Events only for subscribers: discovery reads changed keys, and a first list of 100k
+        // pods made into as many events (each a copy of its object) was dropped unread.
         var emitted: [InformerEvent<T>] = []
+        var changed: [String] = []
         let (subscribers, waiters, feeds) = state.withLockedValue {
             s -> ([AsyncStream<InformerEvent<T>>.Continuation], [CheckedContinuation<Void, Never>], [ChangedKeys]) in
+            let events = !s.subscribers.isEmpty
+            let keys = !s.keyFeeds.isEmpty
             var fresh: [String: Cached] = [:]
             fresh.reserveCapacity(items.count)
             for item in items { fresh[item.key] = Cached(item) }
-            for (key, old) in s.objects where fresh[key] == nil { emitted.append(.deleted(old.object)) }
+            for (key, old) in s.objects where fresh[key] == nil {
+                if keys { changed.append(key) }
+                if events { emitted.append(.deleted(old.object)) }
+            }
             for (key, cached) in fresh {
-                let new = cached.object
-                if let old = s.objects[key]?.object {
-                    if old.resourceVersion != new.resourceVersion { emitted.append(.updated(old: old, new: new)) }
+                if let old = s.objects[key] {
+                    guard old.object.resourceVersion != cached.object.resourceVersion else { continue }
+                    if keys { changed.append(key) }
+                    if events { emitted.append(.updated(old: old.object, new: cached.object)) }
                 } else {
-                    emitted.append(.added(new))
+                    if keys { changed.append(key) }
+                    if events { emitted.append(.added(cached.object)) }
                 }
             }
             s.objects = fresh
@@ -217,10 +227,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
             s.syncWaiters = []
             return (Array(s.subscribers.values), waiters, Array(s.keyFeeds.values))
         }
-        if !feeds.isEmpty {
-            let keys = emitted.map(\.key)
-            for feed in feeds { feed.insert(contentsOf: keys, synced: true) }
-        }
+        for feed in feeds { feed.insert(contentsOf: changed, synced: true) }
         emitted.append(.synced)
         for subscriber in subscribers { for event in emitted { subscriber.yield(event) } }
         for waiter in waiters { waiter.resume() }

@@ -26,12 +26,17 @@ public struct Label: Sendable, Equatable, CustomStringConvertible {
 ///   to one name, exactly as in Prometheus.)
 /// - `labels()` returns the result sorted by name (byte order).
 ///
-/// Lookups are a binary search in the base plus a short linear scan of the changes, so a builder is
-/// cheap to reuse for every target: build it once per target and run all rules on it.
+/// Prometheus skips a base label whose name is in the additions or the deletions, testing both lists
+/// for every base label. Here a base label is marked `shadowed` when its name is first set or
+/// deleted; a name never leaves both lists again (a delete moves it from one to the other, a set
+/// never clears a delete), so the mark is the same test, made once. Lookups are a binary search in
+/// the base plus a short linear scan of the additions, so a builder is cheap to reuse for every
+/// target: build it once per target and run all rules on it.
 public struct LabelBuilder: Sendable {
     private(set) var base: [Label]
     private var added: [Label] = []
-    private var deleted: [String] = []
+    /// Per base label: its name has been set or deleted since.
+    private var shadowed: [Bool]
 
     /// `labels` may be in any order. Duplicate names: the last one wins. Empty values are dropped.
     public init(_ labels: [Label]) {
@@ -52,6 +57,7 @@ public struct LabelBuilder: Sendable {
             ls.removeLast(ls.count - kept)
         }
         self.base = ls
+        self.shadowed = Array(repeating: false, count: ls.count)
     }
 
     /// Labels already sorted by name bytes with unique names (the caller merged them so):
@@ -60,6 +66,7 @@ public struct LabelBuilder: Sendable {
         var ls = labels
         if ls.contains(where: { $0.value.isEmpty }) { ls.removeAll { $0.value.isEmpty } }
         self.base = ls
+        self.shadowed = Array(repeating: false, count: ls.count)
     }
 
     /// Stable sort by name bytes: in place by insertion for the usual few dozen labels (no
@@ -112,8 +119,7 @@ public struct LabelBuilder: Sendable {
     /// The value of `name`, or "" when absent.
     public func get(_ name: String) -> String {
         for a in added where a.name.bytesEqual(name) { return a.value }
-        for d in deleted where d.bytesEqual(name) { return "" }
-        if let i = baseIndex(name) { return base[i].value }
+        if let i = baseIndex(name), !shadowed[i] { return base[i].value }
         return ""
     }
 
@@ -127,42 +133,41 @@ public struct LabelBuilder: Sendable {
             added[i].value = value
             return
         }
+        if let i = baseIndex(name) { shadowed[i] = true }
         added.append(Label(name: name, value: value))
     }
 
     public mutating func delete(_ name: String) {
         added.removeAll { $0.name.bytesEqual(name) }
-        deleted.append(name)
+        if let i = baseIndex(name) { shadowed[i] = true }
     }
 
     /// Calls `body` on a snapshot of the current labels (see the type's documentation for the order).
     public func forEach(_ body: (Label) -> Void) {
-        let addSnapshot = added
-        let delSnapshot = deleted
-        for l in base {
-            if delSnapshot.contains(where: { $0.bytesEqual(l.name) }) { continue }
-            if addSnapshot.contains(where: { $0.name.bytesEqual(l.name) }) { continue }
-            body(l)
+        // `self` is a value: later sets and deletes through the caller's builder change its copy.
+        base.withUnsafeBufferPointer { base in
+            shadowed.withUnsafeBufferPointer { shadowed in
+                for i in 0..<base.count where !shadowed[i] { body(base[i]) }
+            }
         }
-        for a in addSnapshot { body(a) }
+        for a in added { body(a) }
     }
 
     /// The current labels sorted by name.
     public func labels() -> [Label] {
-        if added.isEmpty && deleted.isEmpty { return base }
+        if added.isEmpty && !shadowed.contains(true) { return base }
         var add = added
         Self.stableSort(&add)  // names in `added` are unique
         var out: [Label] = []
         out.reserveCapacity(base.count + add.count)
         var j = 0
-        for l in base {
+        for i in base.indices {
+            let l = base[i]
             while j < add.count && add[j].name.bytesPrecede(l.name) {
                 out.append(add[j])
                 j += 1
             }
-            if j < add.count && add[j].name.bytesEqual(l.name) { continue }  // replaced; emitted later
-            if !deleted.isEmpty && deleted.contains(where: { $0.bytesEqual(l.name) }) { continue }
-            out.append(l)
+            if !shadowed[i] { out.append(l) }  // a set one comes from `add`, in order
         }
         while j < add.count {
             out.append(add[j])

@@ -248,7 +248,9 @@ public struct LeaderPipeline: LeaderWork {
                 state.committed(written)
                 fenced = true
                 metrics.writes.increment()
-                lastWrite = clock.now
+                // Writes start at most once per interval: counted from the end of a write, the
+                // write's own time would be added to every change's wait.
+                lastWrite = writing
                 if let bytes = await writer.storedBytes { metrics.storedBytes.record(bytes) }
                 server.yield(Committed(written: written, basis: basis))
                 let collecting = clock.now

@@ -100,20 +100,21 @@ struct JobTargets {
         discovered += (new?.discovered ?? 0) - (old?.discovered ?? 0)
         kept += (new?.targets.count ?? 0) - (old?.targets.count ?? 0)
         groups[key] = new
+        // The lists change in place in the table: a list taken out and put back is copied.
         for (position, target) in (old?.targets ?? []).enumerated() {
-            guard var list = candidates[target.id], let i = list.firstIndex(where: { $0.group == key && $0.position == position })
-            else { continue }
-            list.remove(at: i)
+            guard let i = candidates[target.id]?.firstIndex(where: { $0.group == key && $0.position == position }) else { continue }
             if i == 0 { changed.insert(target.id) }
-            candidates[target.id] = list.isEmpty ? nil : list
+            if candidates[target.id]!.count == 1 {
+                candidates[target.id] = nil
+            } else {
+                candidates[target.id]!.remove(at: i)
+            }
         }
         for (position, target) in (new?.targets ?? []).enumerated() {
             let candidate = Candidate(group: key, position: position, target: target)
-            var list = candidates[target.id] ?? []
-            let i = list.firstIndex { candidate.precedes($0) } ?? list.count
-            list.insert(candidate, at: i)
+            let i = candidates[target.id].map { list in list.firstIndex { candidate.precedes($0) } ?? list.count } ?? 0
+            candidates[target.id, default: []].insert(candidate, at: i)
             if i == 0 { changed.insert(target.id) }
-            candidates[target.id] = list
         }
     }
 }

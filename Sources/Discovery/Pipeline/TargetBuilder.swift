@@ -98,7 +98,8 @@ public struct JobTargetBuilder: Sendable {
         return targets(of: group, names: &names)
     }
 
-    func targets(of group: TargetGroup, names: inout NameInterner) -> (targets: [ProcessedTarget], discovered: Int) {
+    /// The same, sharing names (and their order) with the other groups given `names`.
+    public func targets(of group: TargetGroup, names: inout NameInterner) -> (targets: [ProcessedTarget], discovered: Int) {
         var result: [ProcessedTarget] = []
         result.reserveCapacity(group.targets.count)
         // The group's labels are sorted once and overlaid with each target's own by one merge:
@@ -111,13 +112,32 @@ public struct JobTargetBuilder: Sendable {
         return (result, group.targets.count)
     }
 
-    /// A label dictionary as labels sorted by name bytes, names shared through `names`.
+    /// A label dictionary as labels sorted by name bytes, names shared through `names` and
+    /// ordered by their ranks there (integers, not bytes, compared while sorting).
     static func sorted(_ labels: [String: String], names: inout NameInterner) -> [Label] {
-        var out: [Label] = []
-        out.reserveCapacity(labels.count)
-        for (name, value) in labels { out.append(Label(name: names.intern(name), value: value)) }
-        LabelBuilder.stableSort(&out)
-        return out
+        var ranked: [(rank: UInt64, label: Label)] = []
+        ranked.reserveCapacity(labels.count)
+        for (name, value) in labels {
+            let (shared, rank) = names.intern(name)
+            ranked.append((rank, Label(name: shared, value: value)))
+        }
+        // Names in a dictionary are unique, so the ranks are too.
+        ranked.withUnsafeMutableBufferPointer { p in
+            if p.count <= 48 {
+                var j = 1
+                while j < p.count {
+                    var k = j
+                    while k > 0 && p[k].rank < p[k - 1].rank {
+                        p.swapAt(k, k - 1)
+                        k -= 1
+                    }
+                    j += 1
+                }
+            } else {
+                p.sort { $0.rank < $1.rank }
+            }
+        }
+        return ranked.map(\.label)
     }
 
     /// `shared` overlaid with `own` (each sorted by name bytes, names unique): one linear merge,
@@ -154,8 +174,9 @@ public struct JobTargetBuilder: Sendable {
     public func targets(_ groups: [TargetGroup]) -> (targets: [Target], dropped: Int) {
         var result: [Target] = []
         var dropped = 0
+        var names = NameInterner()
         for group in groups {
-            let (kept, discovered) = targets(of: group)
+            let (kept, discovered) = targets(of: group, names: &names)
             dropped += discovered - kept.count
             result += kept.map { Target(job: job, labels: $0.labels, collector: nil) }
         }

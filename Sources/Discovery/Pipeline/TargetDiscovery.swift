@@ -34,7 +34,7 @@ public struct TargetDiscovery: Sendable {
         public var ownNamespace: String
         /// The least time between two passes: changes arriving faster are processed and
         /// published together.
-        public var coalesce: Duration = .milliseconds(100)
+        public var coalesce: Duration = .milliseconds(50)
         public var initialWait: Duration = .seconds(30)
 
         public init(global: JSONValue?, scrapeConfigs: [JSONValue], prometheusCR: JSONValue?, ownNamespace: String) {
